@@ -1,0 +1,224 @@
+"""Lenient readers for the few FHIR fields the rules use.
+
+EHR data is messy: partial dates ("2024", "2024-03"), category as an object
+instead of an array, quantities without units, results as strings.  Every
+reader here returns None (or an empty tuple) rather than raising, so a bad
+field costs one datum, never the whole evaluation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+Resource = dict[str, Any]
+
+_DATE_RE = re.compile(
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A FHIR repeating element as a list (tolerates a single object)."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """A FHIR date/dateTime/instant as an aware datetime (UTC if no zone).
+
+    Partial dates resolve to their first day ("2024-03" -> 2024-03-01), which
+    is the conservative reading for "how long ago" checks of results.
+    """
+    if not isinstance(value, str):
+        return None
+    m = _DATE_RE.match(value.strip())
+    if not m:
+        return None
+    year, month, day, hh, mm, ss, tz = m.groups()
+    try:
+        dt = datetime(
+            int(year), int(month or 1), int(day or 1), int(hh or 0), int(mm or 0), int(ss or 0)
+        )
+    except ValueError:
+        return None
+    if tz and tz != "Z":
+        sign = 1 if tz[0] == "+" else -1
+        offset_min = sign * (int(tz[1:3]) * 60 + int(tz[4:6]))
+        from datetime import timedelta, timezone
+
+        return dt.replace(tzinfo=timezone(timedelta(minutes=offset_min))).astimezone(UTC)
+    return dt.replace(tzinfo=UTC)
+
+
+def iso_date(value: datetime | None) -> str | None:
+    return value.date().isoformat() if value else None
+
+
+def codings(concept: Any) -> Iterator[tuple[str, str, str]]:
+    """(system, code, display) of every Coding in one or more CodeableConcepts."""
+    for cc in as_list(concept):
+        if not isinstance(cc, dict):
+            continue
+        for c in as_list(cc.get("coding")):
+            if isinstance(c, dict) and isinstance(c.get("code"), str):
+                yield (str(c.get("system") or ""), c["code"], str(c.get("display") or ""))
+
+
+def concept_text(concept: Any) -> str:
+    """All human text of CodeableConcept(s): text plus coding displays, lower-cased."""
+    parts: list[str] = []
+    for cc in as_list(concept):
+        if isinstance(cc, dict):
+            if isinstance(cc.get("text"), str):
+                parts.append(cc["text"])
+            parts.extend(d for _, _, d in codings(cc) if d)
+    return " ".join(parts).lower()
+
+
+def has_code(concept: Any, system: str, codes: Iterable[str]) -> tuple[str, str] | None:
+    """The first (code, display) of ``concept`` that is in ``codes`` under ``system``.
+
+    A coding without a system is accepted when its code matches: some
+    EHR feeds drop the system, and codes of the value sets used here do not
+    collide across systems.
+    """
+    wanted = codes if isinstance(codes, set | frozenset) else set(codes)
+    for sys_, code, display in codings(concept):
+        if code in wanted and (not sys_ or sys_ == system):
+            return code, display
+    return None
+
+
+def is_entered_in_error(resource: Resource) -> bool:
+    status = resource.get("status")
+    if status == "entered-in-error":
+        return True
+    vs = resource.get("verificationStatus")
+    return any(c in ("entered-in-error", "refuted") for _, c, _ in codings(vs))
+
+
+def condition_is_active(condition: Resource) -> bool:
+    """clinicalStatus active/recurrence/relapse (or absent), not refuted/entered-in-error."""
+    if is_entered_in_error(condition):
+        return False
+    statuses = [c for _, c, _ in codings(condition.get("clinicalStatus"))]
+    if not statuses:
+        # No clinicalStatus: treat as active unless it has an abatement.
+        return not any(k.startswith("abatement") for k in condition)
+    return any(s in ("active", "recurrence", "relapse") for s in statuses)
+
+
+def effective_datetime(resource: Resource) -> datetime | None:
+    """When an Observation/Immunization/administration/statement happened."""
+    for key in (
+        "effectiveDateTime",
+        "effectiveInstant",
+        "occurrenceDateTime",
+        "issued",
+        "authoredOn",
+        "recordedDate",
+        "onsetDateTime",
+        "dateAsserted",
+        "recorded",
+    ):
+        dt = parse_datetime(resource.get(key))
+        if dt:
+            return dt
+    for key in ("effectivePeriod", "occurrencePeriod"):
+        period = resource.get(key)
+        if isinstance(period, dict):
+            dt = parse_datetime(period.get("start")) or parse_datetime(period.get("end"))
+            if dt:
+                return dt
+    return None
+
+
+def quantity(resource: Resource) -> tuple[float, str] | None:
+    """(value, unit) of valueQuantity; unit from ``code`` then ``unit`` ('' if none)."""
+    q = resource.get("valueQuantity")
+    if not isinstance(q, dict):
+        return None
+    v = q.get("value")
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    if v != v or v in (float("inf"), float("-inf")):  # NaN / inf from a broken feed
+        return None
+    unit = q.get("code") or q.get("unit") or ""
+    return float(v), str(unit)
+
+
+_POSITIVE = ("positive", "reactive", "detected", "present")
+_NEGATIVE = ("negative", "non-reactive", "nonreactive", "not detected", "absent", "non reactive")
+_INDETERMINATE = ("indeterminate", "equivocal", "borderline", "inconclusive")
+
+# SNOMED CT result values (clinical-rules.md §3.4) and HL7 interpretation codes.
+_SNOMED_RESULT = {"10828004": "positive", "260385009": "negative", "419984006": "indeterminate"}
+_HL7_INTERPRETATION = {
+    "POS": "positive", "DET": "positive", "A": None, "NEG": "negative", "ND": "negative",
+    "IND": "indeterminate", "E": "indeterminate",
+}
+
+
+def _classify_text(text: str) -> str | None:
+    t = text.strip().lower()
+    if not t:
+        return None
+    # Check negatives first: "non-reactive" contains "reactive".
+    if any(t.startswith(n) or t == n for n in _NEGATIVE):
+        return "negative"
+    if any(n in t for n in _INDETERMINATE):
+        return "indeterminate"
+    if any(t.startswith(p) for p in _POSITIVE):
+        return "positive"
+    return None
+
+
+def qualitative_result(resource: Resource) -> str | None:
+    """'positive', 'negative' or 'indeterminate' from a qualitative result.
+
+    Reads valueCodeableConcept (SNOMED result codes, text), valueString,
+    valueBoolean, then the interpretation.  None when it cannot tell.
+    """
+    vcc = resource.get("valueCodeableConcept")
+    if vcc is not None:
+        for _, code, display in codings(vcc):
+            if code in _SNOMED_RESULT:
+                return _SNOMED_RESULT[code]
+            if display and (cls := _classify_text(display)):
+                return cls
+        if isinstance(vcc, dict) and isinstance(vcc.get("text"), str):
+            if cls := _classify_text(vcc["text"]):
+                return cls
+    if isinstance(resource.get("valueString"), str):
+        if cls := _classify_text(resource["valueString"]):
+            return cls
+    if isinstance(resource.get("valueBoolean"), bool):
+        return "positive" if resource["valueBoolean"] else "negative"
+    for _, code, display in codings(resource.get("interpretation")):
+        if code in _HL7_INTERPRETATION and _HL7_INTERPRETATION[code]:
+            return _HL7_INTERPRETATION[code]
+        if display and (cls := _classify_text(display)):
+            return cls
+    return None
+
+
+def reference_id(ref: Any) -> str | None:
+    """'Type/id' of a Reference (or None)."""
+    if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+        return ref["reference"]
+    return None
+
+
+def age_in_years(birth_date: Any, on: date) -> int | None:
+    born = parse_datetime(birth_date)
+    if born is None:
+        return None
+    b = born.date()
+    return on.year - b.year - ((on.month, on.day) < (b.month, b.day))

@@ -1,0 +1,83 @@
+"""What a rule reports: a Finding with its evidence, gaps and sources.
+
+cards/ turns findings into CDS cards; it never re-reads the record, so
+everything a card says must be carried here (evidence, what was looked for
+and not found, citation ids, tests to order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: What a finding means for the prescriber, from the clinician's point of view
+#: (DESIGN.md "Indicators"): ``pass`` produces no card of its own but feeds the
+#: medical-necessity summary; the other three map to the card indicator.
+Severity = Literal["critical", "warning", "info", "pass"]
+
+TOPICS: tuple[str, ...] = (
+    "indication",
+    "dosing",
+    "hbv",
+    "immunoglobulins",
+    "tb",
+    "hcv",
+    "cbc",
+    "vaccination",
+    "hypersensitivity",
+    "course-schedule",
+    "data-access",
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One datum a rule used, as the card will show it."""
+
+    resource_type: str
+    resource_id: str | None
+    label: str  # e.g. "HBsAg", "Dermatomyositis (M33.10)"
+    value: str | None = None  # e.g. "Negative", "350 mg/dL"
+    date: str | None = None  # ISO date of the result/onset/administration
+    code: str | None = None  # "system|code" of the matched coding
+    origin: str | None = None  # "prefetch", "query" or "order"
+
+
+@dataclass(frozen=True)
+class OrderSuggestion:
+    """A test the rule suggests ordering (becomes a ServiceRequest create)."""
+
+    code: str  # LOINC code
+    display: str
+    system: str = "http://loinc.org"
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one rule for one patient (and order, if any).
+
+    ``facts`` holds the structured values a card template renders (numbers,
+    dates, names); ``missing`` says what was looked for and not found, in
+    words a clinician understands; ``citations`` are ids of
+    ``knowledge/citations.yaml``.
+    """
+
+    rule_id: str
+    rule_version: str
+    topic: str
+    severity: Severity
+    summary: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    evidence: tuple[Evidence, ...] = ()
+    missing: tuple[str, ...] = ()
+    citations: tuple[str, ...] = ()
+    orders: tuple[OrderSuggestion, ...] = ()
+    #: codes of knowledge/override_reasons.yaml that make sense for this finding
+    override_reasons: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.topic not in TOPICS:
+            raise ValueError(f"unknown topic {self.topic!r}")
+        if self.severity not in ("critical", "warning", "info", "pass"):
+            raise ValueError(f"unknown severity {self.severity!r}")
