@@ -1,0 +1,126 @@
+"""Build CDS cards from findings.
+
+A card only where a clinician has something to do or to know: ``pass``
+findings make no card of their own (they feed composed cards such as the
+medical-necessity summary).  Composers (``cards.compose``) may turn several
+findings into one card; every other finding gets the generic card: its
+summary, a topic template if one exists (``templates/<rule_id>.md.j2``),
+the data used, what was looked for and not found, and numbered sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cards.model import SOURCE_LABEL, TOPIC_SYSTEM, Card, Coding, OverrideReason, Source, Suggestion
+from cards.render import render, template_exists
+from cards.suggestions import CardContext, order_suggestions
+from service.clinical.findings import Finding
+from service.knowledge import citations, load
+
+__all__ = ["CardContext", "build_cards", "composer", "finding_card"]
+
+_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+#: A composer takes all findings and returns (cards, findings it consumed).
+Composer = Callable[[list[Finding], CardContext], tuple[list[Card], list[Finding]]]
+_COMPOSERS: list[Composer] = []
+#: Extra suggestions per rule id (e.g. save an assessment as a DocumentReference).
+SuggestionFactory = Callable[[Finding, CardContext], list[Suggestion]]
+_EXTRA_SUGGESTIONS: dict[str, SuggestionFactory] = {}
+
+
+def composer(fn: Composer) -> Composer:
+    """Register a composer (see module docstring)."""
+    _COMPOSERS.append(fn)
+    return fn
+
+
+def extra_suggestions(rule_id: str) -> Callable[[SuggestionFactory], SuggestionFactory]:
+    def register(fn: SuggestionFactory) -> SuggestionFactory:
+        _EXTRA_SUGGESTIONS[rule_id] = fn
+        return fn
+
+    return register
+
+
+def cited(ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Citation entries for ids, in order, each once (unknown id: ValueError)."""
+    registry = citations()
+    out: list[dict[str, Any]] = []
+    for cid in dict.fromkeys(ids):
+        if cid not in registry:
+            raise ValueError(f"unknown citation id {cid!r}")
+        out.append({"id": cid, **registry[cid]})
+    return out
+
+
+def source_for(topic: str, citation_ids: Iterable[str] = ()) -> Source:
+    """Card source: the service, its topic, and the primary source's URL if any."""
+    url = None
+    for c in cited(citation_ids):
+        url = c.get("url") or (f"https://doi.org/{c['doi']}" if c.get("doi") else None)
+        if url:
+            break
+    return Source(
+        label=SOURCE_LABEL,
+        url=url,
+        topic=Coding(system=TOPIC_SYSTEM, code=topic, display=topic),
+    )
+
+
+def override_reasons(codes: Iterable[str], indicator: str) -> list[OverrideReason]:
+    data = load("override_reasons")
+    wanted = list(codes) or list(data["defaults"].get(indicator, []))
+    return [
+        OverrideReason(system=data["system"], code=c, display=data["reasons"][c]) for c in wanted
+    ]
+
+
+def finding_detail(finding: Finding, body_template: str | None = None) -> str:
+    """The markdown detail of a card for one finding."""
+    name = body_template or f"{finding.rule_id}.md.j2"
+    body = render(name, f=finding, facts=finding.facts) if template_exists(name) else ""
+    return render("finding.md.j2", f=finding, body=body, sources=cited(finding.citations))
+
+
+def finding_card(finding: Finding, ctx: CardContext) -> Card:
+    """The generic card for one finding."""
+    if finding.severity == "pass":
+        raise ValueError("a pass finding has no card of its own")
+    suggestions = order_suggestions(finding.orders, ctx)
+    if finding.rule_id in _EXTRA_SUGGESTIONS:
+        suggestions += _EXTRA_SUGGESTIONS[finding.rule_id](finding, ctx)
+    return Card(
+        summary=finding.summary,
+        detail=finding_detail(finding),
+        indicator=finding.severity,
+        source=source_for(finding.topic, finding.citations),
+        suggestions=suggestions,
+        selectionBehavior="any" if suggestions else None,
+        overrideReasons=override_reasons(finding.override_reasons, finding.severity),
+        extension=rule_extension([finding]),
+    )
+
+
+def rule_extension(findings: Iterable[Finding]) -> dict[str, Any]:
+    """Card extension naming the rules behind it (feedback attribution)."""
+    return {
+        "urn:rituximab-cds:rules": [
+            {"id": f.rule_id, "version": f.rule_version} for f in findings
+        ]
+    }
+
+
+def build_cards(findings: list[Finding], ctx: CardContext) -> list[Card]:
+    """All cards for a call, most urgent first."""
+    remaining = list(findings)
+    cards: list[Card] = []
+    for compose in _COMPOSERS:
+        made, consumed = compose(remaining, ctx)
+        cards.extend(made)
+        consumed_ids = {id(f) for f in consumed}
+        remaining = [f for f in remaining if id(f) not in consumed_ids]
+    cards.extend(finding_card(f, ctx) for f in remaining if f.severity != "pass")
+    return sorted(cards, key=lambda c: _ORDER[c.indicator])

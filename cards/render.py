@@ -1,0 +1,60 @@
+"""Markdown rendering of card details from Jinja2 templates.
+
+Every ``{{ expression }}`` is escaped for GitHub-flavoured Markdown: values
+come from the EHR, and the CDS Hooks sandbox renders raw HTML in card
+details (rehype-raw), so an unescaped value is an injection vector.
+Templates write prose; data only ever enters through escaped expressions.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
+
+
+def md_escape(value: Any) -> Any:
+    """Escape Markdown/HTML metacharacters in a value (Markup passes through)."""
+    if value is None:
+        return ""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return _MD_SPECIAL.sub(r"\\\1", value).replace("\n", " ")
+    return value
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("cards", "templates"),
+        autoescape=False,  # markdown, escaped by finalize below
+        finalize=md_escape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    # Already-rendered markdown (a sub-template's output, our own URLs) is not
+    # escaped again.  Never apply it to a value that came from the EHR.
+    env.filters["safe_md"] = Markup
+    return env
+
+
+def template_exists(name: str) -> bool:
+    try:
+        environment().get_template(name)
+    except jinja2.TemplateNotFound:
+        return False
+    return True
+
+
+def render(name: str, **context: Any) -> str:
+    """Render ``cards/templates/<name>`` and tidy blank lines."""
+    text = environment().get_template(name).render(**context)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

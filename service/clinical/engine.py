@@ -1,0 +1,135 @@
+"""Rule registry and evaluation: run every rule on a record, collect findings.
+
+Rules register themselves with a decorator that also declares the record
+sections they read.  When one of those sections could not be retrieved,
+the engine does not run the rule (it would conclude "missing" from data it
+never saw) and reports it in one ``data-access`` finding instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from service.clinical.findings import Finding
+from service.clinical.policy import Policy
+from service.clinical.record import OrderUnderReview, PatientRecord
+
+log = logging.getLogger(__name__)
+
+OrderRuleFn = Callable[[PatientRecord, OrderUnderReview, Policy], Iterable[Finding]]
+ChartRuleFn = Callable[[PatientRecord, Policy], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class RegisteredRule:
+    rule_id: str
+    title: str  # what the check is, for the data-access card ("Hepatitis B screening")
+    needs: tuple[str, ...]  # record sections (record.SECTIONS) the rule reads
+    kind: Literal["order", "chart"]
+    fn: Callable[..., Iterable[Finding]]
+    #: "order": run once per rituximab order; "patient": once per call (safety
+    #: work-up is about the patient, and two orders of one course must not
+    #: produce two identical HBV cards)
+    scope: Literal["order", "patient"] = "order"
+
+
+_RULES: list[RegisteredRule] = []
+_loaded = False
+
+
+def order_rule(
+    rule_id: str,
+    title: str,
+    needs: Iterable[str],
+    scope: Literal["order", "patient"] = "order",
+) -> Callable[[OrderRuleFn], OrderRuleFn]:
+    """Register an order-time rule (order-sign, order-select).
+
+    ``scope="patient"`` runs the rule once per call with the first order.
+    """
+
+    def register(fn: OrderRuleFn) -> OrderRuleFn:
+        _RULES.append(RegisteredRule(rule_id, title, tuple(needs), "order", fn, scope))
+        return fn
+
+    return register
+
+
+def chart_rule(rule_id: str, title: str, needs: Iterable[str]) -> Callable[[ChartRuleFn], ChartRuleFn]:
+    """Register a chart rule (patient-view monitoring reminders)."""
+
+    def register(fn: ChartRuleFn) -> ChartRuleFn:
+        _RULES.append(RegisteredRule(rule_id, title, tuple(needs), "chart", fn))
+        return fn
+
+    return register
+
+
+def load_rules() -> tuple[RegisteredRule, ...]:
+    """Import every module of service.clinical.rules once (they self-register)."""
+    global _loaded
+    if not _loaded:
+        import service.clinical.rules as pkg
+
+        for mod in sorted(pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."), key=lambda m: m.name):
+            importlib.import_module(mod.name)
+        _loaded = True
+    return tuple(_RULES)
+
+
+def _data_access_finding(skipped: list[RegisteredRule], unavailable: frozenset[str]) -> Finding:
+    checks = sorted({r.title for r in skipped})
+    return Finding(
+        rule_id="data-access",
+        rule_version="1",
+        topic="data-access",
+        severity="warning",
+        summary="Part of the record could not be retrieved: some checks were not done",
+        facts={"sections": sorted(unavailable), "checks": checks},
+        missing=tuple(sorted(unavailable)),
+    )
+
+
+def _run(
+    rules: Iterable[RegisteredRule],
+    record: PatientRecord,
+    call: Callable[[RegisteredRule], Iterable[Finding]],
+) -> list[Finding]:
+    findings: list[Finding] = []
+    skipped: list[RegisteredRule] = []
+    for rule in rules:
+        if record.unavailable.intersection(rule.needs):
+            skipped.append(rule)
+            continue
+        findings.extend(call(rule))
+    if skipped or record.unavailable:
+        findings.append(_data_access_finding(skipped, record.unavailable))
+    return findings
+
+
+def evaluate_order(
+    record: PatientRecord, orders: Iterable[OrderUnderReview], policy: Policy
+) -> list[Finding]:
+    """All order-time findings for the rituximab orders under review."""
+    rules = [r for r in load_rules() if r.kind == "order"]
+    order_list = list(orders)
+
+    def call(rule: RegisteredRule) -> list[Finding]:
+        targets = order_list[:1] if rule.scope == "patient" else order_list
+        out: list[Finding] = []
+        for order in targets:
+            out.extend(rule.fn(record, order, policy))
+        return out
+
+    return _run(rules, record, call)
+
+
+def evaluate_chart(record: PatientRecord, policy: Policy) -> list[Finding]:
+    """All patient-view findings (monitoring reminders)."""
+    rules = [r for r in load_rules() if r.kind == "chart"]
+    return _run(rules, record, lambda rule: list(rule.fn(record, policy)))
