@@ -1,0 +1,207 @@
+"""Gather the patient record: prefetch first, then parallel queries.
+
+Per prefetch key (CDS Hooks 2.0 §Prefetch, checklist table):
+
+=====================  ===============================================
+prefetch[key]          action
+=====================  ===============================================
+Bundle / resource      use it; follow its ``next`` links (same origin)
+``null`` / empty       genuine "no data": do not query again
+OperationOutcome       the EHR failed to fetch it: query it ourselves
+absent                 query it ourselves
+=====================  ===============================================
+
+Data needed and no usable FHIR server -> :class:`PrefetchInsufficient`
+(the service answers 412).  A query that fails marks its section
+unavailable; the rules that need it are skipped and a data-access card says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from service.clinical.record import PatientRecord
+from service.fhir.access import FhirAccess
+from service.fhir.client import FetchResult, FhirClient, collect_bundle, next_link
+from service.fhir.queries import PREFETCH_TYPES, prefetch_templates
+
+#: Extra resource types kept from medication searches (``_include``d or contained)
+_ALSO_KEEP = ("Medication",)
+
+
+class PrefetchInsufficient(Exception):
+    """Data is needed, not in the prefetch, and no FHIR server may be queried."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__("prefetch lacks " + ", ".join(keys) + " and no FHIR server may be queried")
+        self.keys = keys
+
+
+@dataclass
+class GatherStats:
+    """Where each section came from and what the FHIR queries cost (no clinical data)."""
+
+    origins: dict[str, str] = field(default_factory=dict)
+    queries: int = 0
+    fhir_ms: float = 0.0
+    per_key_ms: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _resolve_tokens(template: str, patient_id: str) -> str:
+    return template.replace("{{context.patientId}}", patient_id)
+
+
+def _prefetch_state(value: Any, resource_type: str) -> str:
+    """'use', 'empty' or 'query' for one prefetch value."""
+    if value is None:
+        return "empty"
+    if not isinstance(value, dict):
+        return "query"
+    rtype = value.get("resourceType")
+    if rtype == "OperationOutcome":
+        return "query"
+    if rtype == "Bundle":
+        return "use" if value.get("entry") or value.get("link") else "empty"
+    if rtype == resource_type:
+        return "use"
+    return "query"
+
+
+def gather_record(
+    patient_id: str,
+    prefetch: dict[str, Any],
+    access: FhirAccess | None,
+    client: FhirClient,
+    executor: ThreadPoolExecutor,
+    deadline_seconds: float,
+    now: datetime,
+) -> tuple[PatientRecord, GatherStats]:
+    """Build the PatientRecord for one call (see module docstring)."""
+    deadline = time.monotonic() + deadline_seconds
+    templates = prefetch_templates()
+    stats = GatherStats()
+    data: dict[str, list[dict[str, Any]]] = {}
+    medications: dict[str, dict[str, Any]] = {}
+    unavailable: set[str] = set()
+    jobs: dict[str, Callable[[], FetchResult]] = {}
+
+    def keep(key: str, result: FetchResult) -> None:
+        rtype = PREFETCH_TYPES[key]
+        data[key] = [r for r in result.resources if r.get("resourceType") == rtype]
+        for r in result.resources:
+            if r.get("resourceType") == "Medication" and r.get("id"):
+                medications[f"Medication/{r['id']}"] = r
+
+    to_query = []
+    for key, rtype in PREFETCH_TYPES.items():
+        state = _prefetch_state(prefetch[key], rtype) if key in prefetch else "query"
+        if state == "empty":
+            data[key] = []
+            stats.origins[key] = "prefetch"
+        elif state == "use":
+            value = prefetch[key]
+            stats.origins[key] = "prefetch"
+            if value.get("resourceType") == "Bundle":
+                first = FetchResult()
+                collect_bundle(value, (rtype, *_ALSO_KEEP), first)
+                keep(key, first)
+                if access is not None and _has_next(value):
+                    jobs[key] = _continue_job(client, access, value, rtype, deadline)
+            else:
+                data[key] = [value]
+        else:
+            to_query.append(key)
+
+    if to_query and access is None:
+        raise PrefetchInsufficient(to_query)
+    assert access is not None or not to_query
+    for key in to_query:
+        stats.origins[key] = "query"
+        path = _resolve_tokens(templates[key], patient_id)
+        jobs[key] = _query_job(client, access, key, path, deadline)  # type: ignore[arg-type]
+
+    if jobs:
+        futures: dict[Future[FetchResult], str] = {executor.submit(fn): k for k, fn in jobs.items()}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=max(0.0, deadline - time.monotonic()) + 0.05,
+                                 return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            for fut in done:
+                key = futures[fut]
+                result = fut.result()
+                stats.queries += result.requests
+                stats.per_key_ms[key] = round(result.elapsed_ms, 1)
+                if result.error:
+                    stats.errors[key] = result.error
+                    unavailable.add(key)
+                    data.pop(key, None)
+                else:
+                    # A continued prefetch Bundle: keep the first page plus the rest.
+                    if stats.origins.get(key) == "prefetch":
+                        result.resources = data.get(key, []) + result.resources
+                    keep(key, result)
+        for fut in pending:  # past the deadline: answer with what we have
+            key = futures[fut]
+            fut.cancel()
+            stats.errors[key] = "deadline exceeded"
+            unavailable.add(key)
+            data.pop(key, None)
+        stats.fhir_ms = round(max(stats.per_key_ms.values(), default=0.0), 1)
+
+    for key in unavailable:
+        stats.origins[key] = "unavailable"
+    patient_list = data.get("patient") or []
+    record = PatientRecord(
+        patient_id=patient_id,
+        now=now,
+        patient=patient_list[0] if patient_list else None,
+        conditions=tuple(data.get("conditions", ())),
+        observations=tuple(data.get("observations", ())),
+        medication_statements=tuple(data.get("medicationStatements", ())),
+        medication_requests=tuple(data.get("medicationRequests", ())),
+        medication_administrations=tuple(data.get("medicationAdministrations", ())),
+        allergies=tuple(data.get("allergies", ())),
+        immunizations=tuple(data.get("immunizations", ())),
+        origins={k: ("query" if v == "query" else "prefetch") for k, v in stats.origins.items()
+                 if v != "unavailable"},
+        unavailable=frozenset(unavailable),
+        medications=medications,
+    )
+    return record, stats
+
+
+def _has_next(bundle: dict[str, Any]) -> bool:
+    return next_link(bundle) is not None
+
+
+def _query_job(
+    client: FhirClient, access: FhirAccess, key: str, path: str, deadline: float
+) -> Callable[[], FetchResult]:
+    rtype = PREFETCH_TYPES[key]
+    if key == "patient":
+        return lambda: client.read(access, path, rtype, deadline)
+    return lambda: client.search(access, path, (rtype, *_ALSO_KEEP), deadline)
+
+
+def _continue_job(
+    client: FhirClient, access: FhirAccess, first: dict[str, Any], rtype: str, deadline: float
+) -> Callable[[], FetchResult]:
+    """Fetch the pages after a prefetch Bundle's first one."""
+
+    def run() -> FetchResult:
+        result = client.search(access, "", (rtype, *_ALSO_KEEP), deadline, first_page=first)
+        # search() re-collected the first page; drop it (the caller already has it).
+        first_only = FetchResult()
+        collect_bundle(first, (rtype, *_ALSO_KEEP), first_only)
+        result.resources = result.resources[len(first_only.resources):]
+        return result
+
+    return run

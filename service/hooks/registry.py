@@ -1,0 +1,74 @@
+"""The service registry: one definition per CDS service feeds discovery and routing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+from service.fhir.queries import prefetch_templates
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    id: str
+    hook: str
+    title: str
+    description: str
+    #: "order": evaluate the rituximab orders; "chart": monitoring reminders
+    evaluation: Literal["order", "chart"]
+
+    def discovery(self) -> dict[str, Any]:
+        return {
+            "hook": self.hook,
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "prefetch": prefetch_templates(),
+            "usageRequirements": (
+                "Grant read access to Patient, Condition, Observation, MedicationStatement, "
+                "MedicationRequest, MedicationAdministration, AllergyIntolerance and "
+                "Immunization, or fill the prefetch."
+            ),
+        }
+
+
+SERVICES: tuple[ServiceDefinition, ...] = (
+    ServiceDefinition(
+        id="rituximab-order-sign",
+        hook="order-sign",
+        title="Rituximab appropriateness and safety work-up",
+        description=(
+            "At signature of a rituximab order: documented indication and prerequisites, "
+            "product, dose and interval, and the pre-infusion safety work-up (hepatitis B, "
+            "immunoglobulins, tuberculosis, blood counts, vaccines, prior reactions), with "
+            "one-click orders for what is missing."
+        ),
+        evaluation="order",
+    ),
+    ServiceDefinition(
+        id="rituximab-order-select",
+        hook="order-select",
+        title="Rituximab appropriateness and safety work-up (at selection)",
+        description=(
+            "The same evaluation as rituximab-order-sign, when a rituximab order is selected, "
+            "so the work-up can be ordered before signing."
+        ),
+        evaluation="order",
+    ),
+    ServiceDefinition(
+        id="rituximab-monitoring",
+        hook="patient-view",
+        title="Rituximab monitoring reminders",
+        description=(
+            "For patients who received rituximab in the last 12 months: immunoglobulins, blood "
+            "counts and hepatitis B monitoring due, and when the next course falls due."
+        ),
+        evaluation="chart",
+    ),
+)
+
+SERVICES_BY_ID: dict[str, ServiceDefinition] = {s.id: s for s in SERVICES}
+
+
+def discovery_document() -> dict[str, Any]:
+    return {"services": [s.discovery() for s in SERVICES]}

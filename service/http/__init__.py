@@ -1,0 +1,1 @@
+"""HTTP layer: Flask blueprint(s) for discovery, invocation, feedback, health."""

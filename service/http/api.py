@@ -1,0 +1,84 @@
+"""The CDS Hooks endpoints: discovery, invocation, feedback; plus health."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from service.hooks.invoke import HookOutcome, handle_hook
+from service.hooks.registry import SERVICES_BY_ID, discovery_document
+from service.hooks.request import HookRequestError
+from service.http.errors import error_response
+
+log = logging.getLogger(__name__)
+bp = Blueprint("cds", __name__)
+
+
+def read_json_body() -> Any:
+    """The request's JSON body, or a 400/415 response tuple."""
+    ctype = (request.mimetype or "").lower()
+    if ctype not in ("application/json", "application/fhir+json") and not ctype.endswith("+json"):
+        return error_response(415, "unsupported_media_type", "Content-Type must be application/json")
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return error_response(400, "bad_request", "The body is not valid JSON.")
+
+
+def _is_error(value: Any) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], int)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Liveness for load balancers: reveals nothing about patients or config."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/cds-services")
+def discovery() -> Response:
+    return jsonify(discovery_document())
+
+
+@bp.post("/cds-services/<service_id>")
+def invoke(service_id: str) -> Any:
+    service = SERVICES_BY_ID.get(service_id)
+    if service is None:
+        return error_response(404, "not_found", f"No CDS service with id {service_id!r}.")
+    g.service_id = service_id
+    body = read_json_body()
+    if _is_error(body):
+        return body
+    runtime = current_app.extensions["cds.runtime"]
+    try:
+        outcome = handle_hook(service, body, runtime)
+    except HookRequestError as exc:
+        return error_response(400, "bad_request", str(exc))
+    g.hook_outcome = outcome
+    for listener in current_app.extensions.get("cds.invocation_listeners", []):
+        listener(service, outcome)
+    resp = jsonify(outcome.body)
+    resp.status_code = outcome.status
+    resp.headers["Server-Timing"] = server_timing(outcome)
+    return resp
+
+
+def server_timing(outcome: HookOutcome) -> str:
+    """``Server-Timing`` header: one metric per stage (W3C Server Timing)."""
+    return ", ".join(f"{stage};dur={ms:.1f}" for stage, ms in outcome.timings.items())
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Any:
+    if service_id not in SERVICES_BY_ID:
+        return error_response(404, "not_found", f"No CDS service with id {service_id!r}.")
+    g.service_id = service_id
+    body = read_json_body()
+    if _is_error(body):
+        return body
+    handler = current_app.extensions["cds.feedback_handler"]
+    return handler(service_id, body)
