@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cards.builder import finding_card
@@ -63,7 +65,8 @@ def test_finding_card_escapes_ehr_text_and_validates():
     )
     c = finding_card(f, CardContext("p1", "Practitioner/9", "e1", "2026-11-23")).to_json()
     assert_valid("card", c)
-    assert "<img" not in c["detail"] and "\\<img" in c["detail"]
+    assert re.search(r"(?<!\\)<", c["detail"]) is None  # every < escaped
+    assert "\\<img" in c["detail"]
     assert "\\| pipe" in c["detail"]
     recommended = [s for s in c["suggestions"] if s.get("isRecommended")]
     assert len(recommended) == 1 and len(recommended[0]["actions"]) == 2
