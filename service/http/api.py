@@ -69,7 +69,11 @@ def invoke(service_id: str) -> Any:
 
 def server_timing(outcome: HookOutcome) -> str:
     """``Server-Timing`` header: one metric per stage (W3C Server Timing)."""
-    return ", ".join(f"{stage};dur={ms:.1f}" for stage, ms in outcome.timings.items())
+    parts = [f"{stage};dur={ms:.1f}" for stage, ms in outcome.timings.items()]
+    if outcome.gather is not None:
+        # How many FHIR requests the call made, and the slowest (they run in parallel).
+        parts.append(f'fhir;dur={outcome.gather.fhir_ms:.1f};desc="{outcome.gather.queries} queries"')
+    return ", ".join(parts)
 
 
 @bp.post("/cds-services/<service_id>/feedback")

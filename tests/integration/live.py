@@ -1,0 +1,23 @@
+"""Run the Flask app on a real loopback port in a thread (real HTTP, no gunicorn)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+
+@contextmanager
+def serve_in_thread(app: Flask) -> Iterator[str]:
+    """Yield the base URL of ``app`` served on 127.0.0.1 (free port)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
