@@ -33,7 +33,7 @@ def md_escape(value: Any) -> Any:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("cards", "templates"),
-        autoescape=False,  # markdown, escaped by finalize below
+        autoescape=False,  # noqa: S701 - markdown, escaped by finalize below
         finalize=md_escape,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-
 from flask import Flask
 
 from service.settings import Settings

@@ -102,12 +102,13 @@ def render_cards_text(cards: list[dict[str, Any]]) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from service.clinical.policy import Policy
+    from service.fhir.client import FhirClient
     from service.hooks.invoke import HookRuntime, handle_hook
     from service.hooks.registry import SERVICES_BY_ID
     from service.hooks.request import HookRequestError
-    from service.fhir.client import FhirClient
-    from concurrent.futures import ThreadPoolExecutor
     from service.settings import Settings
 
     settings = Settings.from_env()

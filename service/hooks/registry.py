@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Literal
 
 from service.fhir.queries import prefetch_templates
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:
