@@ -78,5 +78,8 @@ def order_suggestions(orders: tuple[OrderSuggestion, ...], ctx: CardContext) -> 
         isRecommended=True,
         actions=actions,
     )
-    singles = [Suggestion(label=f"Order {o.display} only", actions=[a]) for o, a in zip(unique, actions, strict=True)]
+    singles = [
+        Suggestion(label=f"Order {o.display} only", actions=[a])
+        for o, a in zip(unique, actions, strict=True)
+    ]
     return [everything, *singles]
