@@ -1,0 +1,115 @@
+"""``rituximab-cds demo``: the product end to end on this machine.
+
+Starts the real FHIR server (sekmet-fhir) with the fixture patients, starts
+the service under gunicorn in development mode (JWT off and CORS open to the
+CDS Hooks sandbox and localhost, both logged as development-only), fires the
+seed scenarios' hooks over HTTP, prints the cards, and leaves the service up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+DEMO_SCENARIOS = (
+    ("seed-a", "Seed A: dermatomyositis–antisynthetase overlap, Ruxience maintenance"),
+    ("seed-b", "Seed B: MDA5+ dermatomyositis with rapidly progressive ILD, Truxima"),
+    ("pm-first-line", "Polymyositis, rituximab first-line without refractory history"),
+    ("hbsag-positive-untreated", "HBsAg positive, no antiviral"),
+    ("pv-overdue", "Chart opened (patient-view): monitoring overdue"),
+)
+SANDBOX_ORIGINS = "https://sandbox.cds-hooks.org,http://localhost:8080,http://127.0.0.1:8080"
+SERVICE_OF_HOOK = {
+    "order-sign": "rituximab-order-sign",
+    "order-select": "rituximab-order-select",
+    "patient-view": "rituximab-monitoring",
+}
+
+
+def _project_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def _fhir_server(command: str) -> str:
+    script = _project_root() / "scripts" / "fhir-server.sh"
+    out = subprocess.run(["bash", str(script), command], check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the service exited with code {proc.returncode}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the service did not become healthy in time")
+
+
+def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = True) -> int:
+    from fhir_fixtures import load_request
+    from service.cli import render_cards_text
+
+    print("Starting the FHIR server (sekmet-fhir) and loading the fixture patients ...", flush=True)
+    _fhir_server("start")
+    _fhir_server("load")
+    fhir_url = _fhir_server("url")
+    print(f"FHIR server: {fhir_url}")
+
+    env = dict(os.environ)
+    env.setdefault("CDS_JWT_REQUIRED", "false")
+    env.setdefault("CDS_ALLOWED_FHIR_SERVERS", fhir_url)
+    env.setdefault("CDS_CORS_ORIGINS", SANDBOX_ORIGINS)
+    env.setdefault("CDS_DATABASE_URL", f"sqlite:///{_project_root() / '.cds-run' / 'demo.sqlite3'}")
+    (_project_root() / ".cds-run").mkdir(exist_ok=True)
+    service_url = f"http://{host}:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--host", host, "--port", str(port),
+         "--workers", "2"],
+        env=env,
+    )
+    try:
+        _wait_healthy(service_url, proc)
+        print(f"Service: {service_url}/cds-services  (development mode: JWT off, CORS open)\n")
+        today = datetime.now(UTC).date()
+        with requests.Session() as http:
+            for name, title in DEMO_SCENARIOS:
+                body = load_request(name, today)
+                body["fhirServer"] = fhir_url
+                body.pop("prefetch", None)
+                service_id = SERVICE_OF_HOOK[body["hook"]]
+                resp = http.post(f"{service_url}/cds-services/{service_id}", json=body, timeout=30)
+                print("=" * 78)
+                print(f"{title}\nPOST /cds-services/{service_id} -> HTTP {resp.status_code}, "
+                      f"Server-Timing: {resp.headers.get('Server-Timing', '')}")
+                print("=" * 78)
+                if resp.status_code == 200:
+                    sys.stdout.write(render_cards_text(resp.json()["cards"]))
+                else:
+                    print(resp.text)
+        print(f"\nThe service stays up at {service_url}. Point the CDS Hooks sandbox's service "
+              f"discovery at {service_url}/cds-services (see README). Ctrl-C stops everything.")
+        if keep_running:
+            proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        _fhir_server("stop")
+    return 0
