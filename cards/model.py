@@ -44,7 +44,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def to_json(self) -> dict[str, Any]:
-        return _prune(self.model_dump(by_alias=True, exclude_none=True))  # type: ignore[no-any-return]
+        return _prune(self.model_dump(by_alias=True, exclude_none=True))  # type: ignore[no-any-return,unused-ignore]
 
 
 class Coding(_Model):

@@ -7,7 +7,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 
-class GunicornService(BaseApplication):  # type: ignore[misc]
+class GunicornService(BaseApplication):  # type: ignore[misc,unused-ignore]
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         super().__init__()
