@@ -137,3 +137,11 @@ def test_unreachable_section_gives_a_data_access_card(http, service_url, fhir_ba
     assert_valid("response", resp.json())
     access = [c for c in cards if c["source"]["topic"]["code"] == "data-access"]
     assert len(access) == 1 and "observations" in access[0]["detail"]
+
+
+def test_fixtures_are_searchable_with_paging(http, fhir_base_url):
+    resp = http.get(f"{fhir_base_url}/Observation?patient=seed-a&code=http://loinc.org|5196-1",
+                    timeout=10).json()
+    assert resp["total"] == 1
+    page = http.get(f"{fhir_base_url}/Observation?patient=seed-a&_count=2", timeout=10).json()
+    assert any(link["relation"] == "next" for link in page["link"])
