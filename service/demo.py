@@ -37,12 +37,6 @@ def _project_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def _fhir_server(command: str) -> str:
-    script = _project_root() / "scripts" / "fhir-server.sh"
-    out = subprocess.run(["bash", str(script), command], check=True, capture_output=True, text=True)
-    return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
-
-
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -59,13 +53,18 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) 
 
 def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = True) -> int:
     from fhir_fixtures import load_request
+    from fhir_fixtures.server import load_fixtures, start
     from service.cli import render_cards_text
 
     print("Starting the FHIR server (sekmet-fhir) and loading the fixture patients ...", flush=True)
-    _fhir_server("start")
-    _fhir_server("load")
-    fhir_url = _fhir_server("url")
-    print(f"FHIR server: {fhir_url}")
+    fhir = start(run_name="demo")
+    try:
+        load_fixtures(fhir)
+    except Exception:
+        fhir.stop()
+        raise
+    fhir_url = fhir.base_url
+    print(f"FHIR server: {fhir_url} (log: {fhir.log_path})")
 
     env = dict(os.environ)
     env.setdefault("CDS_JWT_REQUIRED", "false")
@@ -111,5 +110,5 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        _fhir_server("stop")
+        fhir.stop()
     return 0

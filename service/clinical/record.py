@@ -8,11 +8,13 @@ The accessors in ``service.clinical.fhir_values`` read those fields leniently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Resource = dict[str, Any]
+T = TypeVar("T")
 
 #: Record sections, one per prefetch key (same names as the discovery templates).
 SECTIONS: tuple[str, ...] = (
@@ -56,6 +58,15 @@ class PatientRecord:
     unavailable: frozenset[str] = frozenset()
     #: Medication resources found in bundles or contained, by "Medication/id"
     medications: dict[str, Resource] = field(default_factory=dict)
+    #: derived views (lab index, medication uses) built once per record by
+    #: the helpers that need them; not part of the record's identity
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """A derived view of this record, built on first use (e.g. the lab index)."""
+        if key not in self.derived:
+            self.derived[key] = build()
+        return self.derived[key]  # type: ignore[no-any-return]
 
     def origin_of(self, resource_type: str) -> DataOrigin:
         """Where resources of this FHIR type came from (for card provenance)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.hooks.orders import find_rituximab_orders, normalize_ndc
+from service.clinical.products import normalize_ndc
+from service.hooks.orders import find_rituximab_orders
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
