@@ -1,0 +1,107 @@
+"""Reading the ordered dose and the patient's body surface area."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from service.clinical import labs
+from service.clinical.fhir_values import as_list, quantity
+from service.clinical.findings import Evidence
+from service.clinical.record import PatientRecord, Resource
+
+HEIGHT_LOINC = ("8302-2",)
+WEIGHT_LOINC = ("29463-7",)
+
+_MG = {"mg", "milligram", "milligrams", "mg/dose"}
+_MG_M2 = {"mg/m2", "mg/m^2", "mg/m²", "mg/m.2", "mg/(m2)", "milligram per square meter"}
+_G = {"g", "gram", "grams"}
+
+
+@dataclass(frozen=True)
+class OrderedDose:
+    value: float
+    per_m2: bool  # dose is per square metre of body surface area
+    count: int | None  # doses in the order (timing.repeat.count)
+    interval_days: float | None  # between doses
+    text: str
+
+
+def _period_days(repeat: dict[str, object]) -> float | None:
+    period = repeat.get("period")
+    unit = repeat.get("periodUnit")
+    if not isinstance(period, int | float):
+        return None
+    factor = {"d": 1, "wk": 7, "mo": 30.4, "h": 1 / 24}.get(str(unit))
+    frequency = repeat.get("frequency") or 1
+    if factor is None or not isinstance(frequency, int | float) or frequency <= 0:
+        return None
+    return float(period) * factor / float(frequency)
+
+
+def ordered_dose(order: Resource) -> OrderedDose | None:
+    """The per-dose amount of a MedicationRequest (None when not stated in mg or mg/m2)."""
+    for instruction in as_list(order.get("dosageInstruction")):
+        if not isinstance(instruction, dict):
+            continue
+        for dr in as_list(instruction.get("doseAndRate")):
+            q = dr.get("doseQuantity") if isinstance(dr, dict) else None
+            if not isinstance(q, dict) and isinstance(dr, dict) and isinstance(dr.get("doseRange"), dict):
+                q = dr["doseRange"].get("high")
+            if not isinstance(q, dict) or not isinstance(q.get("value"), int | float):
+                continue
+            value = float(q["value"])
+            if not math.isfinite(value) or value <= 0:
+                continue
+            unit = str(q.get("code") or q.get("unit") or "").strip().lower()
+            if unit in _G:
+                value, unit = value * 1000, "mg"
+            if unit not in _MG and unit not in _MG_M2:
+                continue
+            timing = instruction.get("timing")
+            repeat = timing.get("repeat") if isinstance(timing, dict) else None
+            repeat = repeat if isinstance(repeat, dict) else {}
+            count = repeat.get("count")
+            return OrderedDose(
+                value=value,
+                per_m2=unit in _MG_M2,
+                count=int(count) if isinstance(count, int | float) and count >= 1 else None,
+                interval_days=_period_days(repeat),
+                text=str(instruction.get("text") or f"{value:g} {unit}"),
+            )
+    return None
+
+
+def _in_cm(value: float, unit: str) -> float | None:
+    return {"cm": value, "m": value * 100, "in": value * 2.54, "[in_i]": value * 2.54}.get(unit)
+
+
+def _in_kg(value: float, unit: str) -> float | None:
+    return {"kg": value, "g": value / 1000, "lb": value * 0.45359237, "[lb_av]": value * 0.45359237}.get(unit)
+
+
+@dataclass(frozen=True)
+class BodySize:
+    bsa_m2: float
+    evidence: tuple[Evidence, ...]
+
+
+def body_surface_area(record: PatientRecord) -> BodySize | None:
+    """Mosteller BSA, sqrt(height cm x weight kg / 3600), from the latest measurements."""
+    height = weight = None
+    evidence = []
+    for result in labs.results(record, HEIGHT_LOINC):
+        q = quantity(result.resource)
+        if q and (cm := _in_cm(*q)) and 30 <= cm <= 250:
+            height = cm
+            evidence.append(labs.evidence(record, result, "Body height"))
+            break
+    for result in labs.results(record, WEIGHT_LOINC):
+        q = quantity(result.resource)
+        if q and (kg := _in_kg(*q)) and 1 <= kg <= 400:
+            weight = kg
+            evidence.append(labs.evidence(record, result, "Body weight"))
+            break
+    if height is None or weight is None:
+        return None
+    return BodySize(round(math.sqrt(height * weight / 3600), 2), tuple(evidence))

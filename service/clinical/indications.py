@@ -1,0 +1,166 @@
+"""What the chart documents as the reason for rituximab (knowledge/indications.yaml).
+
+Active conditions (clinicalStatus active/recurrence/relapse, not refuted or
+entered-in-error) and the order's ``reasonCode``/``reasonReference``, plus
+the myositis antibodies that define antisynthetase syndrome and anti-MDA5
+disease (no ICD-10-CM or SNOMED code exists for those, §3.3, §6.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from service.clinical import labs
+from service.clinical.fhir_values import (
+    as_list,
+    codings,
+    concept_text,
+    condition_is_active,
+    effective_datetime,
+    qualitative_result,
+)
+from service.clinical.findings import Evidence
+from service.clinical.record import OrderUnderReview, PatientRecord, Resource
+from service.knowledge import load
+
+# Labeled indications are preferred as the basis for dosing when several are documented.
+_PRIORITY = ("nhl", "cll", "ra", "gpa_mpa", "pv", "iim")
+
+
+@dataclass(frozen=True)
+class IndicationContext:
+    """The documented indications and the features the prerequisite rules need."""
+
+    groups: dict[str, list[Evidence]] = field(default_factory=dict)
+    primary: str | None = None
+    ild: list[Evidence] = field(default_factory=list)
+    rapidly_progressive_ild: bool = False
+    respiratory_involvement: list[Evidence] = field(default_factory=list)
+    dysphagia: list[Evidence] = field(default_factory=list)
+    antisynthetase: list[Evidence] = field(default_factory=list)
+    mda5: list[Evidence] = field(default_factory=list)
+    looked_for: tuple[str, ...] = ()
+
+
+def _icd_match(code: str, prefixes: list[str]) -> bool:
+    return any(code.upper().startswith(p.upper()) for p in prefixes)
+
+
+def _condition_evidence(record: PatientRecord, cond: Resource, label: str, code: str) -> Evidence:
+    when = effective_datetime(cond)
+    return Evidence(
+        resource_type="Condition", resource_id=cond.get("id"), label=label, value=None,
+        date=when.date().isoformat() if when else None, code=code,
+        origin=record.origin_of("Condition"),
+    )
+
+
+def _matches(concept: Any, spec: dict[str, Any], systems: dict[str, str]) -> tuple[str, str] | None:
+    """(system|code, display) of the first coding in ``spec`` (ICD prefix or SNOMED)."""
+    for system, code, display in codings(concept):
+        if system in ("", systems["icd10"]) and _icd_match(code, spec.get("icd10_prefixes", [])):
+            return f"{systems['icd10']}|{code}", display or code
+        if system in ("", systems["snomed"]) and code in spec.get("snomed", []):
+            return f"{systems['snomed']}|{code}", display or code
+    text = concept_text(concept)
+    for name in spec.get("names", []):
+        if name in text:
+            return "text", text
+    return None
+
+
+def _reason_concepts(order: OrderUnderReview, record: PatientRecord) -> list[tuple[Resource, Any]]:
+    """(resource to cite, concept) for the order's reasons."""
+    out: list[tuple[Resource, Any]] = []
+    for cc in as_list(order.request.get("reasonCode")):
+        out.append((order.request, cc))
+    conditions = {f"Condition/{c.get('id')}": c for c in record.conditions}
+    for ref in as_list(order.request.get("reasonReference")):
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(target, str) and target in conditions:
+            out.append((conditions[target], conditions[target].get("code")))
+    return out
+
+
+def _positive(record: PatientRecord, spec: dict[str, Any]) -> list[Evidence]:
+    found = labs.results(record, spec["loinc"]) or labs.results_named(record, spec["names"])
+    return [labs.evidence(record, r) for r in found if qualitative_result(r.resource) == "positive"
+            or _positive_quantity(r.resource)]
+
+
+def _positive_quantity(obs: Resource) -> bool:
+    # Units/volume antibody results: positive when flagged high/abnormal by the lab.
+    return any(c in ("H", "HH", "A", "POS") for _, c, _ in codings(obs.get("interpretation")))
+
+
+def indication_context(record: PatientRecord, order: OrderUnderReview) -> IndicationContext:
+    """Documented indications for this order (computed once per record and order)."""
+    return record.memo(f"indication:{order.reference}", lambda: _build(record, order))
+
+
+def _build(record: PatientRecord, order: OrderUnderReview) -> IndicationContext:
+    data = load("indications")
+    systems = data["systems"]
+    groups: dict[str, list[Evidence]] = {}
+    active = [c for c in record.conditions if condition_is_active(c)]
+    sources: list[tuple[Resource, Any]] = [(c, c.get("code")) for c in active]
+    sources += _reason_concepts(order, record)
+
+    ild: list[Evidence] = []
+    respiratory: list[Evidence] = []
+    dysphagia: list[Evidence] = []
+    rp = False
+    for resource, concept in sources:
+        is_order = resource is order.request
+        for key, spec in data["groups"].items():
+            hit = _matches(concept, spec, systems)
+            if hit:
+                label = f"{spec['display']}: {hit[1]}" + (" (order reason)" if is_order else "")
+                ev = (
+                    Evidence("MedicationRequest", order.request.get("id"), label, code=hit[0], origin="order")
+                    if is_order else _condition_evidence(record, resource, label, hit[0])
+                )
+                groups.setdefault(key, []).append(ev)
+                if key == "iim" and any(
+                    s in ("", systems["icd10"]) and c.upper() in data["iim_respiratory_icd10"]
+                    for s, c, _ in codings(concept)
+                ):
+                    respiratory.append(ev)
+        if is_order:
+            continue
+        if hit := _matches(concept, data["ild"], systems):
+            ild.append(_condition_evidence(record, resource, f"Interstitial lung disease: {hit[1]}", hit[0]))
+            text = concept_text(concept) + " " + " ".join(
+                n.get("text", "") for n in as_list(resource.get("note")) if isinstance(n, dict))
+            if any(w in text.lower() for w in data["rapidly_progressive_words"]):
+                rp = True
+        if hit := _matches(concept, data["dysphagia"], systems):
+            dysphagia.append(_condition_evidence(record, resource, f"Dysphagia: {hit[1]}", hit[0]))
+
+    antisynthetase = _positive(record, data["antibodies"]["antisynthetase"])
+    mda5 = _positive(record, data["antibodies"]["mda5"])
+    if "iim" not in groups and (antisynthetase or mda5):
+        # Antisynthetase syndrome and anti-MDA5 disease have no code of their own:
+        # a positive antibody documents the myopathy (clinical-rules.md §3.3).
+        groups["iim"] = [replace(e, label=f"Myositis-specific antibody positive: {e.label}")
+                         for e in antisynthetase + mda5]
+
+    primary = None
+    reason_groups = [k for k, evs in groups.items() if any(e.origin == "order" for e in evs)]
+    for key in _PRIORITY:
+        if key in reason_groups:
+            primary = key
+            break
+    if primary is None:
+        primary = next((k for k in _PRIORITY if k in groups), None)
+    return IndicationContext(
+        groups=groups, primary=primary, ild=ild, rapidly_progressive_ild=rp,
+        respiratory_involvement=respiratory, dysphagia=dysphagia,
+        antisynthetase=antisynthetase, mda5=mda5,
+        looked_for=tuple(spec["display"] for spec in data["groups"].values()),
+    )
+
+
+def group_spec(key: str) -> dict[str, Any]:
+    return load("indications")["groups"][key]  # type: ignore[no-any-return]

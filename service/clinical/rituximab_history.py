@@ -1,0 +1,113 @@
+"""Prior rituximab exposure and courses, from the record's medication history.
+
+A course is a run of doses whose first dose starts it: doses within
+``same_course_days`` (regimens.yaml) of the first belong to the same course
+(1000 mg on days 0 and 14 is one course).  Administrations are the best
+evidence; statements and non-draft requests count when there are none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from service.clinical.fhir_values import concept_text, effective_datetime, is_entered_in_error
+from service.clinical.medications import medication_concept
+from service.clinical.products import match_concept, match_text
+from service.clinical.record import PatientRecord, Resource
+from service.knowledge import load
+
+_NOT_GIVEN = {"not-done", "not-taken", "entered-in-error", "cancelled", "draft", "stopped"}
+
+
+@dataclass(frozen=True)
+class Dose:
+    when: datetime
+    mg: float | None
+    product_key: str
+    resource_type: str
+    resource_id: str | None
+
+
+@dataclass(frozen=True)
+class Course:
+    start: datetime
+    doses: tuple[Dose, ...]
+
+    @property
+    def total_mg(self) -> float | None:
+        values = [d.mg for d in self.doses]
+        return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+
+def _dose_mg(resource: Resource) -> float | None:
+    dosage = resource.get("dosage")
+    if isinstance(dosage, list):
+        dosage = dosage[0] if dosage else None
+    if not isinstance(dosage, dict):
+        return None
+    dose = dosage.get("dose")
+    if not isinstance(dose, dict) and isinstance(dosage.get("doseAndRate"), list) and dosage["doseAndRate"]:
+        dose = dosage["doseAndRate"][0].get("doseQuantity")
+    if not isinstance(dose, dict) or not isinstance(dose.get("value"), int | float):
+        return None
+    unit = str(dose.get("code") or dose.get("unit") or "mg").lower()
+    value = float(dose["value"])
+    return {"mg": value, "g": value * 1000}.get(unit)
+
+
+def _is_rituximab(resource: Resource, record: PatientRecord) -> str | None:
+    concept = medication_concept(resource, record)
+    hit = match_concept(concept)
+    if hit:
+        return hit[0]
+    return match_text(concept_text(concept))
+
+
+def prior_doses(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()) -> list[Dose]:
+    """Rituximab doses before now, oldest first (administrations preferred)."""
+
+    def build() -> list[Dose]:
+        def collect(resources: tuple[Resource, ...]) -> list[Dose]:
+            out = []
+            for r in resources:
+                if is_entered_in_error(r) or r.get("status") in _NOT_GIVEN:
+                    continue
+                key = _is_rituximab(r, record)
+                when = effective_datetime(r)
+                if key is None or when is None or when > record.now:
+                    continue
+                out.append(Dose(when, _dose_mg(r), key, r.get("resourceType", ""), r.get("id")))
+            return out
+
+        doses = collect(record.medication_administrations)
+        if not doses:
+            doses = collect(record.medication_statements) + collect(record.medication_requests)
+        return sorted(doses, key=lambda d: d.when)
+
+    doses = record.memo("rituximab_doses", build)
+    return [d for d in doses if d.resource_id not in exclude_ids] if exclude_ids else doses
+
+
+def courses(doses: list[Dose]) -> list[Course]:
+    """Group doses into courses (see module docstring), oldest first."""
+    window = timedelta(days=int(load("regimens")["same_course_days"]))
+    result: list[Course] = []
+    current: list[Dose] = []
+    for dose in doses:
+        if current and dose.when - current[0].when <= window:
+            current.append(dose)
+        else:
+            if current:
+                result.append(Course(current[0].when, tuple(current)))
+            current = [dose]
+    if current:
+        result.append(Course(current[0].when, tuple(current)))
+    return result
+
+
+def last_course(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()) -> Course | None:
+    found = courses(prior_doses(record, exclude_ids))
+    return found[-1] if found else None
+
+
