@@ -81,7 +81,7 @@ def documented_indication(record: PatientRecord, order: OrderUnderReview, policy
                 "ild": bool(ctx.ild),
             },
             evidence=tuple(dict.fromkeys(evidence)),
-            citations=("fda-label-rituximab",) if spec["labeled"] else ("acr-chest-2023", "bsr-2022-iim"),
+            citations=("fda-label-rituximab",) if spec["labeled"] else ("acr-chest-2023", "bsr-2022-iim", "rim-2013"),
         )
     ]
 

@@ -1,0 +1,107 @@
+"""The medical-necessity summary: one info card when the indication criteria are met.
+
+It reads like a reviewer's assessment, generated from the findings: the
+decision, the indication with its evidence, prior and concurrent therapy,
+treatment history, the regimen, the safety work-up status, and numbered
+sources.  When a criterion is not met there is no summary: the warning
+cards say what is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from cards.builder import (
+    composer,
+    finding_detail,
+    override_reasons,
+    rule_extension,
+    source_for,
+)
+from cards.model import Action, Card, Suggestion
+from cards.suggestions import CardContext
+from service.clinical.findings import Finding
+
+_PARTS = ("indication.documented", "indication.prerequisites", "indication.continuation",
+          "indication.product", "dosing.regimen")
+_SAFETY_TOPICS = ("hbv", "immunoglobulins", "tb", "hcv", "cbc", "vaccination", "hypersensitivity")
+
+
+def _monitoring(findings: list[Finding]) -> list[dict[str, str]]:
+    """Status of each safety topic from its findings (worst severity wins)."""
+    rank = {"pass": 0, "info": 1, "warning": 2, "critical": 3}
+    status: dict[str, Finding] = {}
+    for f in findings:
+        if f.topic in _SAFETY_TOPICS and (f.topic not in status
+                                          or rank[f.severity] > rank[status[f.topic].severity]):
+            status[f.topic] = f
+    words = {"pass": "done", "info": "advisory", "warning": "needs attention (see card)",
+             "critical": "CRITICAL (see card)"}
+    return [{"topic": t, "status": words[status[t].severity], "summary": status[t].summary}
+            for t in _SAFETY_TOPICS if t in status]
+
+
+def _document_reference(markdown: str, ctx: CardContext) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "docStatus": "preliminary",
+        "type": {"text": "Rituximab medical necessity assessment"},
+        "subject": {"reference": f"Patient/{ctx.patient_id}"},
+        "description": "Rituximab medical necessity assessment (CDS-generated draft for review)",
+        "content": [{"attachment": {
+            "contentType": "text/markdown",
+            "title": "Rituximab medical necessity assessment",
+            "data": base64.b64encode(markdown.encode("utf-8")).decode("ascii"),
+        }}],
+    }
+    if ctx.today:
+        doc["date"] = f"{ctx.today}T00:00:00Z"
+    if ctx.user_id and ctx.user_id.split("/")[0] in ("Practitioner", "PractitionerRole"):
+        doc["author"] = [{"reference": ctx.user_id}]
+    return doc
+
+
+@composer
+def medical_necessity_summary(findings: list[Finding], ctx: CardContext) -> tuple[list[Card], list[Finding]]:
+    parts = {f.rule_id: f for f in findings if f.rule_id in _PARTS}
+    documented = parts.get("indication.documented")
+    if documented is None or documented.severity != "pass":
+        return [], []
+    if any(f.topic == "indication" and f.severity in ("warning", "critical") for f in findings):
+        return [], []  # criteria not met: the warning cards carry it
+    used = [f for f in parts.values() if f.severity == "pass"]
+    facts = {rid: f.facts for rid, f in parts.items()}
+    dosing = parts.get("dosing.regimen")
+    summary_facts = {
+        "parts": facts,
+        "dosing_warning": bool(dosing and dosing.severity != "pass"),
+        "monitoring": _monitoring(findings),
+        "product": parts["indication.product"].facts.get("product") if "indication.product" in parts else None,
+    }
+    evidence = tuple(dict.fromkeys(e for f in used for e in f.evidence))
+    citations = tuple(dict.fromkeys(c for f in used for c in f.citations))
+    group = documented.facts["display"]
+    summary = Finding(
+        rule_id="indication.summary", rule_version="1", topic="indication", severity="info",
+        summary=f"Rituximab criteria met for {documented.facts['display']}"[:139],
+        facts=summary_facts, evidence=evidence, citations=citations,
+    )
+    detail = finding_detail(summary, body_template="medical-necessity.md.j2")
+    save = Suggestion(
+        label="Save this assessment to the chart (for prior authorization)",
+        actions=[Action(type="create", description="Save the medical necessity assessment as a document",
+                        resource=_document_reference(detail, ctx))],
+    )
+    card = Card(
+        summary=summary.summary if len(group) < 100 else "Rituximab criteria met (medical necessity summary)",
+        detail=detail,
+        indicator="info",
+        source=source_for("indication", citations),
+        suggestions=[save],
+        selectionBehavior="at-most-one",
+        overrideReasons=override_reasons((), "info"),
+        extension=rule_extension(used),
+    )
+    return [card], used
