@@ -1,7 +1,7 @@
 """Findings -> CDS Hooks 2.0 cards.  Reads clinical findings only; no I/O, no Flask."""
 
-from cards.builder import CardContext, build_cards
 from cards import compose_indication  # noqa: F401  (registers the summary composer)
+from cards.builder import CardContext, build_cards
 from cards.model import Card
 
 __all__ = ["Card", "CardContext", "build_cards"]

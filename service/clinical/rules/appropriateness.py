@@ -51,8 +51,7 @@ def documented_indication(record: PatientRecord, order: OrderUnderReview, policy
                 summary="No indication for rituximab is documented in the chart",
                 facts={"looked_for": list(ctx.looked_for), "documented": False},
                 missing=(
-                    "An active Condition (problem list or encounter diagnosis) coded for: "
-                    + "; ".join(ctx.looked_for),
+                    "An active Condition (problem list or encounter diagnosis) coded for: " + "; ".join(ctx.looked_for),
                     "A reason on the order (MedicationRequest.reasonCode or reasonReference)",
                 ),
                 citations=("fda-label-rituximab", "acr-chest-2023"),
@@ -160,8 +159,7 @@ def _ra_prerequisites(record: PatientRecord) -> Finding:
         )
     if not any(u.active for u in mtx):
         missing.append(
-            "Methotrexate given with rituximab (label: in combination with methotrexate), "
-            "or the reason it cannot be"
+            "Methotrexate given with rituximab (label: in combination with methotrexate), or the reason it cannot be"
         )
     facts = {
         "group": "ra",
@@ -283,9 +281,7 @@ def continuation(record: PatientRecord, order: OrderUnderReview, policy: Policy)
                 "first_course": found[0].start.date().isoformat(),
                 "last_course": last.start.date().isoformat(),
                 "weeks_since_last": round(weeks, 1),
-                "last_course_doses": [
-                    f"{d.mg:g} mg" if d.mg is not None else "dose not recorded" for d in last.doses
-                ],
+                "last_course_doses": [f"{d.mg:g} mg" if d.mg is not None else "dose not recorded" for d in last.doses],
                 "response": response,
             },
             evidence=tuple(evidence),

@@ -80,9 +80,7 @@ def dose_and_interval(record: PatientRecord, order: OrderUnderReview, policy: Po
     if dose.per_m2:
         mg = round(dose.value * bsa, 0) if bsa else None
         if bsa is None:
-            missing.append(
-                "A recent height (LOINC 8302-2) and weight (29463-7) to compute the body surface area"
-            )
+            missing.append("A recent height (LOINC 8302-2) and weight (29463-7) to compute the body surface area")
         if "max_single_dose_mg_m2" in regimen and dose.value > regimen["max_single_dose_mg_m2"]:
             problems.append(
                 f"{dose.value:g} mg/m2 per dose exceeds the {regimen['max_single_dose_mg_m2']} "
@@ -103,13 +101,10 @@ def dose_and_interval(record: PatientRecord, order: OrderUnderReview, policy: Po
     count = dose.count or 1
     if "max_doses_per_course" in regimen and count > regimen["max_doses_per_course"]:
         problems.append(
-            f"{count} doses ordered; the {display} regimen has at most "
-            f"{regimen['max_doses_per_course']} per course"
+            f"{count} doses ordered; the {display} regimen has at most {regimen['max_doses_per_course']} per course"
         )
     if mg is not None and "max_course_mg" in regimen and mg * count > regimen["max_course_mg"]:
-        problems.append(
-            f"{_fmt(mg * count)} in this course exceeds {_fmt(regimen['max_course_mg'])} per course"
-        )
+        problems.append(f"{_fmt(mg * count)} in this course exceeds {_fmt(regimen['max_course_mg'])} per course")
 
     exclude = frozenset(x for x in (order.request.get("id"),) if x)
     history = courses(prior_doses(record, exclude))
