@@ -1,0 +1,215 @@
+"""Monitoring reminders in the chart (patient-view) for patients on rituximab.
+
+A patient "on rituximab" received it in the last 12 months (administrations,
+statements or orders).  Intervals are in knowledge/safety.yaml `monitoring`
+with their sources: IgG every 6 months, CBC every 120 days (label: every 2-4
+months in RA/GPA/MPA), HBV DNA for anti-HBc-positive patients (local policy
+interval; the label says monitor during and after), next course every 24
+weeks and not sooner than 16 (RA label).  Overdue -> warning; due within the
+"upcoming" window -> info; otherwise nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from service.clinical import labs
+from service.clinical.engine import chart_rule
+from service.clinical.fhir_values import qualitative_result
+from service.clinical.findings import Evidence, Finding, OrderSuggestion
+from service.clinical.policy import Policy
+from service.clinical.record import PatientRecord
+from service.clinical.rituximab_history import Dose, courses, prior_doses
+from service.clinical.rules.safety import cfg, months, order_of, test_codes
+
+MED_SECTIONS = ("medicationStatements", "medicationRequests", "medicationAdministrations")
+
+
+def recent_rituximab(record: PatientRecord) -> list[Dose]:
+    """Rituximab doses in the look-back window (empty: not on rituximab)."""
+    window = months(cfg("monitoring")["on_rituximab_lookback_months"])
+    return [d for d in prior_doses(record) if record.now - d.when <= window]
+
+
+def _due_finding(
+    record: PatientRecord,
+    rule_id: str,
+    topic: str,
+    what: str,
+    last: labs.Result | None,
+    every: timedelta,
+    every_text: str,
+    orders: tuple[OrderSuggestion, ...],
+    citations: tuple[str, ...],
+) -> list[Finding]:
+    upcoming = timedelta(days=cfg("monitoring")["upcoming_days"])
+    due = (last.when + every) if last and last.when else None
+    evidence = (labs.evidence(record, last, what),) if last else ()
+    facts = {
+        "test": what,
+        "interval": every_text,
+        "last": last.when.date().isoformat() if last and last.when else None,
+        "due": due.date().isoformat() if due else None,
+    }
+    if due is None or due < record.now:
+        summary = (
+            f"{what} overdue: last {facts['last']}, due every {every_text}"
+            if due
+            else f"{what} due: none on file for a patient on rituximab"
+        )
+        return [
+            Finding(
+                rule_id,
+                "1",
+                topic,
+                "warning",
+                summary,
+                facts={**facts, "state": "overdue"},
+                evidence=evidence,
+                missing=() if last else (f"Any {what} result",),
+                citations=citations,
+                orders=orders,
+                override_reasons=("already-ordered", "documented-elsewhere"),
+            )
+        ]
+    if due - record.now <= upcoming:
+        return [
+            Finding(
+                rule_id,
+                "1",
+                topic,
+                "info",
+                f"{what} due by {facts['due']} (every {every_text})",
+                facts={**facts, "state": "upcoming"},
+                evidence=evidence,
+                citations=citations,
+                orders=orders,
+                override_reasons=("already-ordered", "not-applicable"),
+            )
+        ]
+    return []
+
+
+@chart_rule("monitoring.igg", "IgG monitoring", needs=["observations", *MED_SECTIONS])
+def igg_due(record: PatientRecord, policy: Policy) -> list[Finding]:
+    if not recent_rituximab(record):
+        return []
+    n = cfg("monitoring")["igg_every_months"]
+    results = labs.results(record, test_codes("igg"))
+    orders = tuple(order_of(k, "IgG monitoring on rituximab") for k in ("igg", "iga", "igm"))
+    return _due_finding(
+        record,
+        "monitoring.igg",
+        "immunoglobulins",
+        "IgG",
+        results[0] if results else None,
+        months(n),
+        f"{n} months",
+        orders,
+        ("buch-2011", "barmettler-2018"),
+    )
+
+
+@chart_rule("monitoring.cbc", "Blood count monitoring", needs=["observations", *MED_SECTIONS])
+def cbc_due(record: PatientRecord, policy: Policy) -> list[Finding]:
+    if not recent_rituximab(record):
+        return []
+    n = cfg("monitoring")["cbc_every_days"]
+    results = labs.results(record, test_codes("wbc") + test_codes("anc") + test_codes("platelets"))
+    orders = tuple(order_of(k, "CBC monitoring on rituximab") for k in ("wbc", "anc", "platelets", "hemoglobin"))
+    return _due_finding(
+        record,
+        "monitoring.cbc",
+        "cbc",
+        "Blood count (CBC)",
+        results[0] if results else None,
+        timedelta(days=n),
+        f"{n} days",
+        orders,
+        ("label-hbv-cbc",),
+    )
+
+
+@chart_rule("monitoring.hbv-dna", "HBV DNA monitoring", needs=["observations", *MED_SECTIONS])
+def hbv_dna_due(record: PatientRecord, policy: Policy) -> list[Finding]:
+    if not recent_rituximab(record):
+        return []
+    anti_hbc = labs.results(record, test_codes("anti_hbc"))
+    hbsag = labs.results(record, test_codes("hbsag"))
+    exposed = any(qualitative_result(r.resource) == "positive" for r in (anti_hbc[:1] + hbsag[:1]))
+    if not exposed:
+        return []
+    n = cfg("monitoring")["hbv_dna_every_months"]
+    results = labs.results(record, test_codes("hbv_dna"))
+    return _due_finding(
+        record,
+        "monitoring.hbv-dna",
+        "hbv",
+        "HBV DNA",
+        results[0] if results else None,
+        months(n),
+        f"{n} months (local policy)",
+        (order_of("hbv_dna", "HBV monitoring on rituximab"),),
+        ("label-hbv-cbc",),
+    )
+
+
+@chart_rule("monitoring.course-schedule", "Next rituximab course", needs=[*MED_SECTIONS])
+def next_course(record: PatientRecord, policy: Policy) -> list[Finding]:
+    doses = recent_rituximab(record)
+    if not doses:
+        return []
+    conf = cfg("monitoring")
+    last = courses(prior_doses(record))[-1]
+    typical: datetime = last.start + timedelta(weeks=conf["next_course_typical_weeks"])
+    earliest: datetime = last.start + timedelta(weeks=conf["next_course_minimum_weeks"])
+    evidence = tuple(
+        Evidence(
+            d.resource_type,
+            d.resource_id,
+            "Rituximab dose",
+            f"{d.mg:g} mg" if d.mg else None,
+            d.when.date().isoformat(),
+            origin=record.origin_of(d.resource_type),
+        )
+        for d in last.doses
+    )
+    facts = {
+        "last_course": last.start.date().isoformat(),
+        "typical_due": typical.date().isoformat(),
+        "earliest": earliest.date().isoformat(),
+        "typical_weeks": conf["next_course_typical_weeks"],
+        "minimum_weeks": conf["next_course_minimum_weeks"],
+    }
+    upcoming = timedelta(days=conf["upcoming_days"])
+    citations = ("label-ra-dosing",)
+    if record.now > typical:
+        weeks = (record.now - last.start).days // 7
+        return [
+            Finding(
+                "monitoring.course-schedule",
+                "1",
+                "course-schedule",
+                "warning",
+                f"Next rituximab course was due {facts['typical_due']} ({weeks} weeks since the last course)",
+                facts={**facts, "state": "overdue"},
+                evidence=evidence,
+                citations=citations,
+                override_reasons=("dosing-intended", "not-applicable"),
+            )
+        ]
+    if typical - record.now <= upcoming:
+        return [
+            Finding(
+                "monitoring.course-schedule",
+                "1",
+                "course-schedule",
+                "info",
+                f"Next rituximab course due around {facts['typical_due']}",
+                facts={**facts, "state": "upcoming"},
+                evidence=evidence,
+                citations=citations,
+                override_reasons=("dosing-intended", "not-applicable"),
+            )
+        ]
+    return []

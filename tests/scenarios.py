@@ -1,0 +1,36 @@
+"""Run a fixture scenario through the real invocation path, in-process, with a full prefetch."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from fhir_fixtures import ANCHOR, load_bundle, load_request
+from service.cli import bundle_to_prefetch
+from service.clinical.policy import Policy
+from service.fhir.client import FhirClient
+from service.hooks.invoke import HookOutcome, HookRuntime, handle_hook
+from service.hooks.registry import SERVICES_BY_ID
+
+NOW = datetime(ANCHOR.year, ANCHOR.month, ANCHOR.day, 12, 0, tzinfo=UTC)
+SERVICE_OF_HOOK = {"order-sign": "rituximab-order-sign", "order-select": "rituximab-order-select",
+                   "patient-view": "rituximab-monitoring"}
+_EXECUTOR = ThreadPoolExecutor(max_workers=2)
+
+
+def run_scenario(name: str, request_name: str | None = None, policy: Policy | None = None,
+                 edit: Any = None) -> HookOutcome:
+    """Evaluate ``request_name`` (default ``name``) against patient ``name`` as of ANCHOR."""
+    request = load_request(request_name or name)
+    bundle = load_bundle(name)
+    if edit:
+        edit(bundle, request)
+    request["prefetch"] = bundle_to_prefetch(bundle, request["context"]["patientId"])
+    runtime = HookRuntime(client=FhirClient(), executor=_EXECUTOR, policy=policy or Policy(),
+                          deadline_seconds=1.0, fhir_allowed=lambda _u: False)
+    return handle_hook(SERVICES_BY_ID[SERVICE_OF_HOOK[request["hook"]]], request, runtime, now=NOW)
+
+
+def topics(outcome: HookOutcome) -> set[tuple[str, str]]:
+    return {(c.topic, c.indicator) for c in outcome.cards}

@@ -1,0 +1,154 @@
+"""Every fixture scenario gives the cards a rheumatologist expects (fhir_fixtures/README.md)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.servicerequest import ServiceRequest
+
+from fhir_fixtures import load_bundle, scenario_names
+from tests.cds_schema import assert_valid
+from tests.scenarios import run_scenario, topics
+
+EXPECTED = {
+    "seed-a": {("indication", "info")},
+    "seed-b": {("indication", "info"), ("immunoglobulins", "info")},
+    "pm-first-line": {("indication", "warning")},
+    "ra-labeled": {("indication", "info")},
+    "gpa-mg-m2": {("indication", "info")},
+    "no-indication": {("indication", "warning")},
+    "hycela-myositis": {("indication", "warning")},
+    "repeat-8-weeks": {("indication", "info"), ("dosing", "warning")},
+    "dose-2000mg": {("indication", "info"), ("dosing", "warning")},
+    "hbsag-positive-untreated": {("indication", "info"), ("hbv", "critical")},
+    "hbsag-positive-entecavir": {("indication", "info"), ("hbv", "warning")},
+    "hbv-never-screened": {("indication", "info"), ("hbv", "warning")},
+    "igg-low": {("indication", "info"), ("immunoglobulins", "warning")},
+    "igg-missing-continuing": {("indication", "info"), ("immunoglobulins", "warning")},
+    "latent-tb-untreated": {("indication", "info"), ("tb", "warning")},
+    "live-vaccine-recent": {("indication", "info"), ("vaccination", "warning")},
+    "rituximab-anaphylaxis": {("indication", "info"), ("hypersensitivity", "critical")},
+    "pv-overdue": {("immunoglobulins", "warning"), ("cbc", "warning"), ("course-schedule", "warning")},
+    "pv-never-rituximab": set(),
+}
+
+
+def test_every_scenario_has_an_expectation():
+    assert set(EXPECTED) == set(scenario_names())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_scenario_cards(name):
+    outcome = run_scenario(name)
+    assert outcome.status == 200
+    assert topics(outcome) == EXPECTED[name]
+    assert_valid("response", outcome.body)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_evidence_only_cites_resources_that_exist(name):
+    """A rule never reports evidence it did not see."""
+    outcome = run_scenario(name)
+    bundle = load_bundle(name)
+    known = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"]}
+    order_ids = {o["resource"]["id"] for o in outcome.request.draft_orders and
+                 [{"resource": r} for r in outcome.request.draft_orders]}
+    for f in outcome.findings:
+        for e in f.evidence:
+            if e.resource_id is None:
+                continue
+            if e.origin == "order":
+                assert e.resource_id in order_ids
+            else:
+                assert (e.resource_type, e.resource_id) in known, (f.rule_id, e)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_suggested_resources_are_valid_fhir_r4(name):
+    for card in run_scenario(name).cards:
+        for suggestion in card.suggestions:
+            for action in suggestion.actions:
+                resource = action.resource
+                model = {"ServiceRequest": ServiceRequest, "DocumentReference": DocumentReference}[
+                    resource["resourceType"]]
+                model.model_validate(resource)
+                if resource["resourceType"] == "ServiceRequest":
+                    assert resource["status"] == "draft" and resource["intent"] == "order"
+                    assert resource["subject"]["reference"] == f"Patient/{name}"
+                    assert resource["requester"]["reference"] == "Practitioner/dr-rheum"
+
+
+def test_hbv_never_screened_orders_hbsag_and_anti_hbc():
+    card = next(c for c in run_scenario("hbv-never-screened").cards if c.topic == "hbv")
+    recommended = [s for s in card.suggestions if s.isRecommended]
+    assert len(recommended) == 1 and card.selectionBehavior == "any"
+    codes = {a.resource["code"]["coding"][0]["code"] for a in recommended[0].actions}
+    assert codes == {"5196-1", "16933-4"}
+
+
+def test_summary_card_reads_like_an_assessment_and_saves_a_document():
+    card = next(c for c in run_scenario("seed-a").cards if c.topic == "indication")
+    detail = card.detail
+    for expected in ("**Assessment.**", "off-label", "antisynthetase", "mycophenolate mofetil",
+                     "glucocorticoid stopped", "Treatment history", "Regimen", "RIM trial, which missed its "
+                     "primary endpoint", "doi:10.1002/acr.25348"):
+        assert expected in detail, expected
+    assert "preferred" not in detail.lower().replace("no preference", "")
+    doc = card.suggestions[0].actions[0].resource
+    assert doc["resourceType"] == "DocumentReference"
+    assert base64.b64decode(doc["content"][0]["attachment"]["data"]).decode() == detail
+
+
+def test_seed_b_states_first_line_justification_without_claiming_preference():
+    card = next(c for c in run_scenario("seed-b").cards if c.topic == "indication")
+    assert "anti-MDA5 antibody with interstitial lung disease" in card.detail
+    assert "does not state a preference" in card.detail
+
+
+def test_pm_first_line_says_what_to_document():
+    card = next(c for c in run_scenario("pm-first-line").cards if c.topic == "indication")
+    assert "conventional immunosuppressant" in card.summary
+    assert "methotrexate, azathioprine, mycophenolate" in card.detail
+    assert {r.code for r in card.overrideReasons} >= {"urgent-treatment", "documented-elsewhere"}
+
+
+def test_repeat_after_8_weeks_names_the_numbers():
+    card = next(c for c in run_scenario("repeat-8-weeks").cards if c.topic == "dosing")
+    assert "Only 8 weeks since the last course started" in card.detail
+    assert "at least 16 weeks apart" in card.detail
+
+
+def test_2000_mg_single_dose_is_flagged():
+    card = next(c for c in run_scenario("dose-2000mg").cards if c.topic == "dosing")
+    assert "2,000 mg per dose exceeds the 1,000 mg single dose" in card.detail
+
+
+def test_hbsag_positive_untreated_is_critical_and_orders_hbv_dna():
+    card = next(c for c in run_scenario("hbsag-positive-untreated").cards if c.topic == "hbv")
+    assert card.indicator == "critical"
+    assert card.suggestions[0].actions[0].resource["code"]["coding"][0]["code"] == "42595-9"
+
+
+def test_tb_card_says_the_label_does_not_require_screening():
+    card = next(c for c in run_scenario("latent-tb-untreated").cards if c.topic == "tb")
+    assert "label does not require tuberculosis screening" in card.detail
+    assert "CDS_TB_SCREENING=advisory" in card.detail
+
+
+def test_order_select_focuses_on_the_selected_rituximab_order():
+    outcome = run_scenario("seed-b", "seed-b.order-select")
+    assert outcome.rituximab_orders == 1
+    assert topics(outcome) == EXPECTED["seed-b"]
+
+
+@pytest.mark.parametrize("variant", ["seed-a.hcpcs", "seed-a.ndc", "seed-a.text", "seed-a.contained",
+                                     "seed-a.sandbox"])
+def test_every_coding_of_the_order_gives_the_same_cards(variant):
+    assert topics(run_scenario("seed-a", variant)) == EXPECTED["seed-a"]
+
+
+def test_methotrexate_order_gives_no_cards():
+    outcome = run_scenario("seed-a", "seed-a.methotrexate")
+    assert outcome.body == {"cards": []}
