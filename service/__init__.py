@@ -20,27 +20,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the service.  ``settings`` defaults to :meth:`Settings.from_env`."""
     from service.clinical.policy import Policy
     from service.fhir.client import FhirClient
-    from service.fhir.origin import is_loopback, normalize_base
     from service.hooks.invoke import HookRuntime
     from service.http.api import bp
     from service.http.errors import install_error_handlers
     from service.http.feedback import default_feedback_handler
+    from service.logging_setup import configure_logging, install_request_logging
+    from service.security import install_security
+    from service.security.fhir_allowlist import fhir_server_policy
 
     settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
     app = Flask(__name__)
     app.config["CDS_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-
-    allowed = {normalize_base(u) for u in settings.allowed_fhir_servers if u != "*"}
-    if settings.any_fhir_server_allowed:
-        log.warning("CDS_ALLOWED_FHIR_SERVERS=* lets callers point the service at any FHIR "
-                    "server: development only")
-
-    def fhir_allowed(url: str) -> bool:
-        if not url.lower().startswith("https://") and not is_loopback(url):
-            return False
-        return settings.any_fhir_server_allowed or normalize_base(url) in allowed
 
     app.extensions["cds.settings"] = settings
     app.extensions["cds.runtime"] = HookRuntime(
@@ -53,11 +46,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         policy=Policy(tb_screening=settings.tb_screening,
                       prefer_biosimilar=settings.prefer_biosimilar),
         deadline_seconds=settings.fhir_deadline_seconds,
-        fhir_allowed=fhir_allowed,
+        fhir_allowed=fhir_server_policy(settings.allowed_fhir_servers),
     )
     app.extensions["cds.invocation_listeners"] = []
     app.extensions["cds.feedback_handler"] = default_feedback_handler
-    # install_security(app, settings) goes here (issue 5)
+    install_request_logging(app)
+    install_security(app, settings)
     app.register_blueprint(bp)
     install_error_handlers(app)
     return app

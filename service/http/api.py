@@ -24,9 +24,26 @@ def read_json_body() -> Any:
         return error_response(415, "unsupported_media_type", "Content-Type must be application/json")
     raw = request.get_data(cache=True)
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return error_response(400, "bad_request", "The body is not valid JSON.")
+    limit = current_app.extensions["cds.settings"].max_json_depth
+    if json_depth(body) > limit:
+        return error_response(400, "bad_request", f"The JSON body is nested deeper than {limit} levels.")
+    return body
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion (a hostile body can be deep)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def _is_error(value: Any) -> bool:

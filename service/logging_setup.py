@@ -1,0 +1,98 @@
+"""Structured JSON logs, with tokens and JWTs scrubbed.
+
+One JSON object per line on stderr.  The redaction filter rewrites any
+message or field that looks like a JWT (three base64url segments), a
+``Bearer`` credential or an ``access_token`` value, so a mistake elsewhere
+cannot leak one.  Clinical values are never passed to the logger: log
+calls carry ids, statuses and timings only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
+_ACCESS_TOKEN = re.compile(r'(?i)("?access_token"?\s*[:=]\s*"?)[^",\s}]+')
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+def redact(text: str) -> str:
+    text = _JWT.sub("[redacted-jwt]", text)
+    text = _BEARER.sub("Bearer [redacted]", text)
+    return _ACCESS_TOKEN.sub(r"\1[redacted]", text)
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(str(record.msg))
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, redact(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(out, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr for the root logger (idempotent)."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if getattr(handler, "_cds", False):
+            return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactingFilter())
+    handler._cds = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def install_request_logging(app: Flask) -> None:
+    """One log line per request: id, service, status, duration (no bodies, no headers)."""
+    log = logging.getLogger("cds.request")
+
+    @app.before_request
+    def _start() -> None:
+        g.request_started = time.perf_counter()
+        supplied = request.headers.get("X-Request-ID", "")
+        g.request_id = supplied if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", supplied) else uuid.uuid4().hex
+
+    @app.after_request
+    def _log(response: Response) -> Response:
+        started = g.get("request_started")
+        duration = round((time.perf_counter() - started) * 1000, 1) if started else None
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        outcome = g.get("hook_outcome")
+        log.info("request", extra={
+            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+            "service_id": g.get("service_id"), "status": response.status_code, "duration_ms": duration,
+            "timings": getattr(outcome, "timings", None),
+            "cards": len(outcome.cards) if outcome is not None else None,
+        })
+        return response
