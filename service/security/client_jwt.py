@@ -90,6 +90,8 @@ class ClientAuthenticator:
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthenticationError("token expired") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthenticationError(f"required claim missing ({exc.claim})") from exc
         except jwt.InvalidAudienceError as exc:
             raise AuthenticationError("aud does not match the URL called") from exc
         except jwt.PyJWTError as exc:

@@ -14,7 +14,11 @@ class TrustedIssuersError(ValueError):
 
 @dataclass(frozen=True)
 class TrustedIssuer:
-    """One EHR allowed to call the service: its ``iss`` and where its keys are."""
+    """One EHR allowed to call the service: its ``iss`` and where its keys are.
+
+    ``jwks`` (inline, pinned) wins over ``jwks_uri`` for keys; ``jwks_uri`` is
+    also the only ``jku`` header value accepted.
+    """
 
     iss: str
     jwks_uri: str | None = None
@@ -36,8 +40,9 @@ def load_trusted_issuers(path: Path) -> dict[str, TrustedIssuer]:
         if not isinstance(entry, dict) or not isinstance(entry.get("iss"), str) or not entry["iss"]:
             raise TrustedIssuersError(f"issuer #{i} needs an 'iss' string")
         jwks_uri, jwks = entry.get("jwks_uri"), entry.get("jwks")
-        if (jwks_uri is None) == (jwks is None):
-            raise TrustedIssuersError(f"issuer {entry['iss']!r} needs exactly one of 'jwks_uri' or 'jwks'")
+        if jwks_uri is None and jwks is None:
+            # Both may be given: keys pinned inline (offline), jwks_uri only to check a jku header.
+            raise TrustedIssuersError(f"issuer {entry['iss']!r} needs 'jwks_uri' or 'jwks'")
         if jwks_uri is not None and not (isinstance(jwks_uri, str) and jwks_uri.startswith(("https://", "http://"))):
             raise TrustedIssuersError(f"issuer {entry['iss']!r}: jwks_uri must be an http(s) URL")
         if jwks is not None and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)):
