@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
@@ -84,8 +85,8 @@ def test_hs256_with_the_public_key_as_secret(auth, rs_key):
     secret = rs_key.private.public_key().public_bytes(serialization.Encoding.PEM,
                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
     token = jwt.api_jws.PyJWS().encode(
-        jwt.utils.force_bytes('{"iss":"%s","aud":"%s","exp":%d,"iat":%d,"jti":"y"}'
-                              % (ISS, AUD, time.time() + 60, time.time())),
+        json.dumps({"iss": ISS, "aud": AUD, "exp": int(time.time()) + 60, "iat": int(time.time()),
+                    "jti": "y"}).encode(),
         key=b"x" * 32, algorithm="HS256", headers={"kid": rs_key.kid})
     # Re-sign with the PEM as the HMAC secret (what the classic attack does).
     import hashlib
