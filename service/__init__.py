@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.hooks.invoke import HookRuntime
     from service.http.api import bp
     from service.http.errors import install_error_handlers
-    from service.http.feedback import default_feedback_handler
+    from service.http.store_hooks import install_store
     from service.logging_setup import configure_logging, install_request_logging
     from service.security import install_security
     from service.security.fhir_allowlist import fhir_server_policy
@@ -49,9 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         fhir_allowed=fhir_server_policy(settings.allowed_fhir_servers),
     )
     app.extensions["cds.invocation_listeners"] = []
-    app.extensions["cds.feedback_handler"] = default_feedback_handler
     install_request_logging(app)
     install_security(app, settings)
+    install_store(app, settings)
     app.register_blueprint(bp)
     install_error_handlers(app)
     return app

@@ -147,6 +147,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(host=args.host, port=args.port, keep_running=not args.no_wait)
 
 
+def _store() -> Any:
+    from service.settings import Settings
+    from service.store import Store
+
+    return Store.from_settings(Settings.from_env())
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from service.store.report import format_report
+
+    since = datetime.fromisoformat(args.since).replace(tzinfo=UTC) if args.since else None
+    store = _store()
+    store.migrate()
+    sys.stdout.write(format_report(store.override_report(since), args.format))
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from service.settings import Settings
+
+    store = _store()
+    store.migrate()
+    if args.action == "purge":
+        days = args.days or Settings.from_env().audit_retention_days
+        print(f"purged {store.purge_audit(days)} audit events older than {days} days")
+    else:
+        print("database schema is up to date")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rituximab-cds", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -171,6 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--as-of", help="evaluate as of this date (YYYY-MM-DD); default now")
     e.add_argument("--tb-screening", choices=("required", "advisory", "off"))
     e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("report", help="analytics from stored feedback")
+    r.add_argument("what", choices=("overrides",))
+    r.add_argument("--since", help="only cards shown on or after this date (YYYY-MM-DD)")
+    r.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    r.set_defaults(func=cmd_report)
+
+    db = sub.add_parser("db", help="database schema and retention")
+    db.add_argument("action", choices=("upgrade", "purge"))
+    db.add_argument("--days", type=int, help="purge audit rows older than this (default CDS_AUDIT_RETENTION_DAYS)")
+    db.set_defaults(func=cmd_db)
     return p
 
 

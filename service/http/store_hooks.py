@@ -1,0 +1,86 @@
+"""Audit every invocation, persist feedback, serve override analytics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+
+from service.hooks.invoke import HookOutcome
+from service.hooks.registry import ServiceDefinition
+from service.http.errors import error_response
+from service.settings import Settings
+from service.store import AuditEntry, FeedbackError, Store, StoreUnavailable, validate_feedback
+
+log = logging.getLogger(__name__)
+bp = Blueprint("store", __name__)
+
+
+def audit_entry(service: ServiceDefinition, outcome: HookOutcome, latency_ms: float | None) -> AuditEntry:
+    req = outcome.request
+    gather = outcome.gather
+    origins = dict(gather.origins) if gather else None
+    return AuditEntry(
+        service_id=service.id, status=outcome.status, hook=service.hook,
+        hook_instance=req.hook_instance if req else None, patient_ref=req.patient_id if req else None,
+        latency_ms=latency_ms, fhir_queries=gather.queries if gather else 0,
+        fhir_ms=gather.fhir_ms if gather else None, data_origins=origins,
+        cards=[{"uuid": c.uuid, "topic": c.topic, "indicator": c.indicator,
+                "rules": (c.extension or {}).get("urn:rituximab-cds:rules", [])} for c in outcome.cards],
+    )
+
+
+def feedback_handler(store: Store) -> Any:
+    def handle(service_id: str, body: Any) -> Any:
+        try:
+            items = validate_feedback(body)
+        except FeedbackError as exc:
+            return error_response(400, "bad_request", str(exc))
+        try:
+            result = store.record_feedback(service_id, items)
+        except StoreUnavailable:
+            resp, status = error_response(503, "unavailable", "Feedback could not be stored; retry later.")
+            resp.headers["Retry-After"] = "30"
+            return resp, status
+        return jsonify({"stored": result.stored, "duplicates": result.duplicates}), 200
+
+    return handle
+
+
+@bp.get("/analytics/overrides")
+def overrides() -> Any:
+    from datetime import datetime
+
+    store: Store = current_app.extensions["cds.store"]
+    since_raw = request.args.get("since")
+    try:
+        since = datetime.fromisoformat(since_raw) if since_raw else None
+    except ValueError:
+        return error_response(400, "bad_request", "since must be an ISO date (YYYY-MM-DD)")
+    try:
+        return jsonify({"rows": store.override_report(since)})
+    except Exception:  # noqa: BLE001 - a database failure is a 503, not a 500
+        log.exception("override report failed")
+        return error_response(503, "unavailable", "The analytics database is unavailable.")
+
+
+def install_store(app: Flask, settings: Settings) -> Store:
+    store = Store.from_settings(settings)
+    try:
+        store.migrate()
+    except Exception as exc:  # noqa: BLE001 - start without the store rather than not at all
+        log.error("database migration at start-up failed; audit and feedback will fail until it is reachable",
+                  extra={"reason": type(exc).__name__})
+    app.extensions["cds.store"] = store
+    app.extensions["cds.feedback_handler"] = feedback_handler(store)
+
+    def audit(service: ServiceDefinition, outcome: HookOutcome) -> None:
+        started = g.get("request_started")
+        latency = round((time.perf_counter() - started) * 1000, 1) if started else None
+        store.record_audit(audit_entry(service, outcome, latency))
+
+    app.extensions["cds.invocation_listeners"].append(audit)
+    app.register_blueprint(bp)
+    return store

@@ -1,0 +1,210 @@
+"""The Store: audit, feedback, override report, retention."""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import hmac
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from service.store.feedback import FeedbackResult, dedupe_key
+from service.store.models import AuditCard, AuditEvent, Feedback
+
+log = logging.getLogger(__name__)
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached (feedback -> 503)."""
+
+
+@dataclass
+class AuditEntry:
+    service_id: str
+    status: int
+    hook: str | None = None
+    hook_instance: str | None = None
+    patient_ref: str | None = None
+    latency_ms: float | None = None
+    fhir_queries: int = 0
+    fhir_ms: float | None = None
+    data_origins: dict[str, str] | None = None
+    #: [{"uuid", "topic", "indicator", "rules": [{"id", "version"}]}]
+    cards: list[dict[str, Any]] = field(default_factory=list)
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def normalize_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        in_memory = url in ("sqlite://", "sqlite:///:memory:")
+        # One shared connection for an in-memory database, or every thread would see its own empty one.
+        extra: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {}
+        return create_engine(url, connect_args={"timeout": 5, "check_same_thread": False}, pool_pre_ping=True,
+                             **extra)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=2,
+                           connect_args={"connect_timeout": 2})
+
+    @event.listens_for(engine, "connect")
+    def _bounded_statements(dbapi_conn: Any, _record: Any) -> None:
+        # Set per connection (not via the URL's "options", which deployments use for search_path).
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET statement_timeout = 5000")
+        dbapi_conn.commit()
+
+    return engine
+
+
+class Store:
+    def __init__(self, engine: Engine, patient_hash_key: str = "") -> None:
+        self.engine = engine
+        self.patient_hash_key = patient_hash_key.encode()
+        self.audit_failures = 0
+        self._lock = threading.Lock()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
+        self.failure_listeners: list[Any] = []
+        atexit.register(self.close)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Store:
+        return cls(make_engine(settings.database_url), settings.audit_patient_hash_key)
+
+    # --- schema ---
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration (Alembic ``upgrade head``)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def healthy(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except SQLAlchemyError:
+            return False
+
+    # --- audit ---
+
+    def patient_reference(self, patient_id: str | None) -> str | None:
+        if patient_id is None or not self.patient_hash_key:
+            return patient_id
+        return "hmac-sha256:" + hmac.new(self.patient_hash_key, patient_id.encode(), hashlib.sha256).hexdigest()
+
+    def record_audit(self, entry: AuditEntry) -> None:
+        """Queue the audit write; never raises, never blocks the response."""
+        try:
+            self._writer.submit(self._write_audit, entry)
+        except RuntimeError:  # executor shut down (process exiting)
+            self._count_failure("writer closed")
+
+    def flush(self, timeout: float = 10) -> None:
+        """Wait for queued audit writes (tests, shutdown)."""
+        self._writer.submit(lambda: None).result(timeout=timeout)
+
+    def _count_failure(self, reason: str) -> None:
+        with self._lock:
+            self.audit_failures += 1
+        log.error("audit write failed", extra={"reason": reason})
+        for listener in self.failure_listeners:
+            listener()
+
+    def _write_audit(self, entry: AuditEntry) -> None:
+        try:
+            with Session(self.engine) as session, session.begin():
+                event = AuditEvent(
+                    created_at=entry.time, service_id=entry.service_id, hook=entry.hook,
+                    hook_instance=entry.hook_instance, patient_ref=self.patient_reference(entry.patient_ref),
+                    status=entry.status, latency_ms=entry.latency_ms, fhir_queries=entry.fhir_queries,
+                    fhir_ms=entry.fhir_ms, data_origins=entry.data_origins,
+                )
+                for card in entry.cards:
+                    rules = card.get("rules") or [{"id": "unknown", "version": "0"}]
+                    event.cards.append(AuditCard(
+                        card_uuid=card["uuid"], topic=card["topic"], indicator=card["indicator"],
+                        rule_id=rules[0]["id"], rule_version=str(rules[0]["version"]),
+                        rules=",".join(f"{r['id']}@{r['version']}" for r in rules),
+                    ))
+                session.add(event)
+        except SQLAlchemyError as exc:
+            self._count_failure(type(exc).__name__)
+
+    # --- feedback ---
+
+    def record_feedback(self, service_id: str, items: list[dict[str, Any]]) -> FeedbackResult:
+        """Store validated feedback idempotently; StoreUnavailable if the database is down."""
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        stored = unknown = 0
+        try:
+            with Session(self.engine) as session, session.begin():
+                cards = [item["card"] for item in items]
+                known = set(session.scalars(select(AuditCard.card_uuid).where(AuditCard.card_uuid.in_(cards))))
+                for item in items:
+                    reason = item.get("overrideReason") or {}
+                    coding = reason.get("reason") or {}
+                    row = {
+                        "dedupe_key": dedupe_key(service_id, item), "service_id": service_id,
+                        "card_uuid": item["card"], "outcome": item["outcome"],
+                        "outcome_timestamp": item["outcomeTimestamp"],
+                        "accepted_suggestions": sorted(s["id"] for s in item.get("acceptedSuggestions") or []) or None,
+                        "override_system": coding.get("system"), "override_code": coding.get("code"),
+                        "override_display": coding.get("display"), "has_comment": bool(reason.get("userComment")),
+                        "known_card": item["card"] in known, "received_at": datetime.now(UTC),
+                    }
+                    # RETURNING tells whether the row was new (rowcount is -1 with some drivers).
+                    inserted = session.execute(insert(Feedback).values(**row).on_conflict_do_nothing(
+                        index_elements=["dedupe_key"]).returning(Feedback.id)).first()
+                    if inserted is not None:
+                        stored += 1
+                        unknown += item["card"] not in known
+        except SQLAlchemyError as exc:
+            log.error("feedback write failed", extra={"reason": type(exc).__name__})
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return FeedbackResult(stored=stored, duplicates=len(items) - stored, unknown_cards=unknown)
+
+    # --- analytics and retention ---
+
+    def override_report(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Per topic and rule: shown, accepted, overridden, no feedback, override rate, top reasons."""
+        from service.store.report import build_report
+
+        with Session(self.engine) as session:
+            return build_report(session, since)
+
+    def purge_audit(self, older_than_days: int) -> int:
+        cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+        with Session(self.engine) as session, session.begin():
+            old = select(AuditEvent.id).where(AuditEvent.created_at < cutoff)
+            session.execute(delete(AuditCard).where(AuditCard.event_id.in_(old)))
+            result = session.execute(delete(AuditEvent).where(AuditEvent.created_at < cutoff))
+            return int(result.rowcount or 0)
+
+    def count(self, model: type[Any]) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
