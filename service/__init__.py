@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.http.errors import install_error_handlers
     from service.http.store_hooks import install_store
     from service.logging_setup import configure_logging, install_request_logging
+    from service.metrics import install_metrics
     from service.security import install_security
     from service.security.fhir_allowlist import fhir_server_policy
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_request_logging(app)
     install_security(app, settings)
     install_store(app, settings)
+    install_metrics(app)
     app.register_blueprint(bp)
     install_error_handlers(app)
     return app

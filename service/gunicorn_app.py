@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -24,7 +26,17 @@ class GunicornService(BaseApplication):  # type: ignore[misc,unused-ignore]
         return create_app()
 
 
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
 def serve(host: str, port: int, workers: int, threads: int = 4, timeout: int = 30) -> None:
+    # Metrics of all workers are aggregated through files in this folder; it must be
+    # set before any worker imports prometheus_client.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rituximab-cds-metrics-")
     GunicornService(
         {
             "bind": f"{host}:{port}",
@@ -35,5 +47,6 @@ def serve(host: str, port: int, workers: int, threads: int = 4, timeout: int = 3
             "accesslog": None,  # our own structured log line per request
             "errorlog": "-",
             "keepalive": 5,
+            "child_exit": _child_exit,
         }
     ).run()

@@ -1,0 +1,87 @@
+"""Prometheus metrics (prometheus-client), multi-process aware under gunicorn.
+
+Labels carry no patient data: service, hook, status, record section, topic,
+indicator, coarse failure reason.  With PROMETHEUS_MULTIPROC_DIR set (done by
+``rituximab-cds serve`` before workers fork), /metrics aggregates all workers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from service.hooks.invoke import HookOutcome
+from service.hooks.registry import ServiceDefinition
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HOOK_LATENCY = Histogram("cds_hook_duration_seconds", "Hook invocation latency", ["service", "hook", "status"],
+                         buckets=_BUCKETS)
+STAGE_LATENCY = Histogram("cds_hook_stage_duration_seconds", "Latency per stage (parse, gather, evaluate, cards)",
+                          ["service", "stage"], buckets=_BUCKETS)
+FHIR_LATENCY = Histogram("cds_fhir_query_duration_seconds", "FHIR query latency per record section",
+                         ["section"], buckets=_BUCKETS)
+FHIR_ERRORS = Counter("cds_fhir_query_errors_total", "FHIR queries that failed, per record section", ["section"])
+DATA_ORIGIN = Counter("cds_record_sections_total", "Record sections by where they came from", ["section", "origin"])
+CARDS = Counter("cds_cards_total", "Cards returned", ["service", "topic", "indicator"])
+JWT_FAILURES = Counter("cds_jwt_failures_total", "Rejected CDS client JWTs", ["reason"])
+AUDIT_FAILURES = Counter("cds_audit_write_failures_total", "Audit rows that could not be written")
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        data = generate_latest(registry)
+    else:
+        data = generate_latest()
+    return Response(data, mimetype=CONTENT_TYPE_LATEST)
+
+
+def _reason_category(reason: str) -> str:
+    """A coarse, bounded label from an authentication failure reason."""
+    for key in ("missing", "algorithm", "issuer", "kid", "jku", "aud", "expired", "replay", "iat", "exp", "jti"):
+        if key in reason:
+            return key
+    return "other"
+
+
+def observe_invocation(service: ServiceDefinition, outcome: HookOutcome) -> None:
+    started = g.get("request_started")
+    if started is not None:
+        HOOK_LATENCY.labels(service.id, service.hook, str(outcome.status)).observe(time.perf_counter() - started)
+    for stage, ms in outcome.timings.items():
+        STAGE_LATENCY.labels(service.id, stage).observe(ms / 1000)
+    if outcome.gather is not None:
+        for section, ms in outcome.gather.per_key_ms.items():
+            FHIR_LATENCY.labels(section).observe(ms / 1000)
+        for section in outcome.gather.errors:
+            FHIR_ERRORS.labels(section).inc()
+        for section, origin in outcome.gather.origins.items():
+            DATA_ORIGIN.labels(section, origin).inc()
+    for card in outcome.cards:
+        CARDS.labels(service.id, card.topic, card.indicator).inc()
+
+
+def install_metrics(app: Flask) -> None:
+    app.extensions["cds.invocation_listeners"].append(observe_invocation)
+    app.extensions.setdefault("cds.auth_failure_listeners", []).append(
+        lambda reason: JWT_FAILURES.labels(_reason_category(reason)).inc())
+    store: Any = app.extensions.get("cds.store")
+    if store is not None:
+        store.failure_listeners.append(AUDIT_FAILURES.inc)
+    app.register_blueprint(bp)

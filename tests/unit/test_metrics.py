@@ -1,0 +1,53 @@
+"""/metrics exposes latency, FHIR, card and JWT metrics without patient data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from service.cli import bundle_to_prefetch
+from tests.scenarios import load_bundle, load_request
+
+
+def test_metrics_after_an_invocation(client):
+    body = load_request("igg-low")
+    body["prefetch"] = bundle_to_prefetch(load_bundle("igg-low"), "igg-low")
+    assert client.post("/cds-services/rituximab-order-sign", json=body).status_code == 200
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'cds_hook_duration_seconds_count{hook="order-sign",service="rituximab-order-sign",status="200"}' in text
+    assert 'cds_cards_total{indicator="warning",service="rituximab-order-sign",topic="immunoglobulins"}' in text
+    assert 'cds_record_sections_total{origin="prefetch",section="observations"}' in text
+    assert 'cds_hook_stage_duration_seconds_bucket' in text
+    for private in ("igg-low", "Okafor", "350"):
+        assert f'"{private}' not in text and f"={private}" not in text
+
+
+def test_jwt_failures_are_counted(tmp_path):
+    from service import create_app
+    from tests.conftest import make_settings
+
+    issuers = tmp_path / "i.json"
+    issuers.write_text("[]")
+    app = create_app(make_settings(jwt_required=True, trusted_issuers_file=issuers))
+    c = app.test_client()
+    assert c.get("/cds-services").status_code == 401
+    assert c.get("/metrics").status_code == 200  # the scrape needs no JWT
+    assert 'cds_jwt_failures_total{reason="missing"}' in c.get("/metrics").get_data(as_text=True)
+
+
+def test_multiprocess_collector(tmp_path):
+    code = """
+from service import create_app
+from tests.conftest import make_settings
+app = create_app(make_settings())
+c = app.test_client()
+c.get('/cds-services')
+text = c.get('/metrics').get_data(as_text=True)
+assert 'cds_audit_write_failures_total' in text, text[:500]
+print('ok')
+"""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert any(p.name.endswith(".db") for p in tmp_path.iterdir())  # values went through the shared files
