@@ -165,26 +165,26 @@ def analyze(db_path: Path) -> None:
             con.close()
 
 
-_STATE = HOME / "demo-server.json"
+STATE_FILE = HOME / "demo-server.json"
 
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "url"
     if command == "start":
-        if _STATE.exists():
-            state = json.loads(_STATE.read_text())
+        if STATE_FILE.exists():
+            state = json.loads(STATE_FILE.read_text())
             if _ready(state["base_url"]):
                 print(state["base_url"])
                 return 0
         server = start(run_name="demo")
-        _STATE.write_text(json.dumps({"base_url": server.base_url, "pid": server.pid,
+        STATE_FILE.write_text(json.dumps({"base_url": server.base_url, "pid": server.pid,
                                       "data_dir": str(server.data_dir), "log": str(server.log_path)}))
         print(server.base_url)
     elif command in ("load", "url", "stop"):
-        if not _STATE.exists():
+        if not STATE_FILE.exists():
             print("no FHIR server started (run: start)", file=sys.stderr)
             return 1
-        state = json.loads(_STATE.read_text())
+        state = json.loads(STATE_FILE.read_text())
         server = FhirServer(state["base_url"], state["pid"], Path(state["data_dir"]), Path(state["log"]))
         if command == "load":
             names = load_fixtures(server)
@@ -194,7 +194,7 @@ def main(argv: list[str]) -> int:
             print(server.base_url)
         else:
             server.stop()
-            _STATE.unlink(missing_ok=True)
+            STATE_FILE.unlink(missing_ok=True)
     else:
         print("usage: python -m fhir_fixtures.server start|load|url|stop", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ seed scenarios' hooks over HTTP, prints the cards, and leaves the service up.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,11 +54,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) 
 
 def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = True) -> int:
     from fhir_fixtures import load_request
-    from fhir_fixtures.server import load_fixtures, start
+    from fhir_fixtures.server import STATE_FILE, load_fixtures, start
     from service.cli import render_cards_text
 
     print("Starting the FHIR server (sekmet-fhir) and loading the fixture patients ...", flush=True)
     fhir = start(run_name="demo")
+    state = {"base_url": fhir.base_url, "pid": fhir.pid, "data_dir": str(fhir.data_dir), "log": str(fhir.log_path)}
+    STATE_FILE.write_text(json.dumps(state))
     try:
         load_fixtures(fhir)
     except Exception:
@@ -97,9 +100,9 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
                     sys.stdout.write(render_cards_text(resp.json()["cards"]))
                 else:
                     print(resp.text)
-        print(f"\nThe service stays up at {service_url}. Point the CDS Hooks sandbox's service "
-              f"discovery at {service_url}/cds-services (see README). Ctrl-C stops everything.")
         if keep_running:
+            print(f"\nThe service stays up at {service_url}. Point the CDS Hooks sandbox's service "
+                  f"discovery at {service_url}/cds-services (see README). Ctrl-C stops everything.")
             proc.wait()
     except KeyboardInterrupt:
         pass
@@ -111,4 +114,5 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
             except subprocess.TimeoutExpired:
                 proc.kill()
         fhir.stop()
+        STATE_FILE.unlink(missing_ok=True)
     return 0
