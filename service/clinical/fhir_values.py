@@ -9,7 +9,7 @@ field costs one datum, never the whole evaluation.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -61,14 +61,36 @@ def iso_date(value: datetime | None) -> str | None:
     return value.date().isoformat() if value else None
 
 
-def codings(concept: Any) -> Iterator[tuple[str, str, str]]:
-    """(system, code, display) of every Coding in one or more CodeableConcepts."""
-    for cc in as_list(concept):
-        if not isinstance(cc, dict):
+def codings(concept: Any) -> list[tuple[str, str, str]]:
+    """(system, code, display) of every Coding in one or more CodeableConcepts.
+
+    The hottest function of an evaluation (a heavy chart has thousands of
+    coded resources), hence exact type checks and no generator.
+    """
+    if type(concept) is dict:
+        concepts: Any = (concept,)
+    elif type(concept) is list:
+        concepts = concept
+    else:
+        return []
+    out: list[tuple[str, str, str]] = []
+    for cc in concepts:
+        if type(cc) is not dict:
             continue
-        for c in as_list(cc.get("coding")):
-            if isinstance(c, dict) and isinstance(c.get("code"), str):
-                yield (str(c.get("system") or ""), c["code"], str(c.get("display") or ""))
+        coding = cc.get("coding")
+        if type(coding) is dict:
+            coding = (coding,)
+        elif type(coding) is not list:
+            continue
+        for c in coding:
+            if type(c) is dict:
+                code = c.get("code")
+                if type(code) is str:
+                    system = c.get("system") or ""
+                    display = c.get("display") or ""
+                    out.append((system if type(system) is str else str(system), code,
+                                display if type(display) is str else str(display)))
+    return out
 
 
 def concept_text(concept: Any) -> str:
@@ -101,6 +123,8 @@ def is_entered_in_error(resource: Resource) -> bool:
     if status == "entered-in-error":
         return True
     vs = resource.get("verificationStatus")
+    if vs is None:  # most resources (every Observation): skip the coding walk
+        return False
     return any(c in ("entered-in-error", "refuted") for _, c, _ in codings(vs))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from service.clinical.fhir_values import codings, concept_text, effective_datetime, is_entered_in_error
 from service.clinical.findings import Evidence
@@ -30,47 +30,90 @@ class Result:
         return self.resource.get("id")
 
 
-def _index(record: PatientRecord) -> dict[str, list[Result]]:
-    def build() -> dict[str, list[Result]]:
-        idx: dict[str, list[Result]] = {}
+#: sorts undated results last when sorting newest first
+_UNDATED = datetime.min.replace(tzinfo=UTC)
+
+
+def _newest_first(results: list[Result]) -> None:
+    results.sort(key=lambda r: r.when or _UNDATED, reverse=True)
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    """Every usable Observation once: by LOINC code, and by test name text."""
+
+    by_code: dict[str, list[Resource]]
+    #: Observations without a LOINC coding, by distinct lower-cased test name
+    by_text: dict[str, list[Resource]]
+
+
+def _test_text(concept: object, coded: list[tuple[str, str, str]]) -> str:
+    """concept_text() of one Observation.code, reusing its already-read codings."""
+    if type(concept) is not dict:
+        return concept_text(concept)
+    text = concept.get("text")
+    parts = [text] if isinstance(text, str) else []
+    parts.extend(display for _, _, display in coded if display)
+    return " ".join(parts).lower()
+
+
+def _catalogue(record: PatientRecord) -> _Catalogue:
+    """Built in one pass per record.  A heavy chart has thousands of vital signs
+    the rules never read, so dates are parsed later, only for the codes asked for."""
+
+    def build() -> _Catalogue:
+        by_code: dict[str, list[Resource]] = {}
+        by_text: dict[str, list[Resource]] = {}
         for obs in record.observations:
             if obs.get("status") in _EXCLUDED or is_entered_in_error(obs):
                 continue
-            result = Result(effective_datetime(obs), obs)
-            for system, code, _ in codings(obs.get("code")):
+            concept = obs.get("code")
+            coded = codings(concept)
+            loinc_coded = False
+            for system, code, _ in coded:
                 if not system or system == LOINC:
-                    idx.setdefault(code, []).append(result)
-        for results in idx.values():
-            results.sort(key=lambda r: r.when.isoformat() if r.when else "", reverse=True)
-        return idx
+                    by_code.setdefault(code, []).append(obs)
+                    loinc_coded = True
+            if not loinc_coded:  # names are for local lab codes (indications.yaml)
+                by_text.setdefault(_test_text(concept, coded), []).append(obs)
+        return _Catalogue(by_code, by_text)
 
-    return record.memo("lab_index", build)
+    return record.memo("lab_catalogue", build)
+
+
+def _results_for_code(record: PatientRecord, code: str) -> list[Result]:
+    def build() -> list[Result]:
+        found = [Result(effective_datetime(obs), obs) for obs in _catalogue(record).by_code.get(code, ())]
+        _newest_first(found)
+        return found
+
+    return record.memo(f"lab_results:{code}", build)
 
 
 def results(record: PatientRecord, codes: Iterable[str]) -> list[Result]:
     """All results with any of ``codes``, newest first (undated last), each once."""
-    idx = _index(record)
     seen: set[int] = set()
     out: list[Result] = []
     for code in codes:
-        for r in idx.get(code, ()):
+        for r in _results_for_code(record, code):
             if id(r.resource) not in seen:
                 seen.add(id(r.resource))
                 out.append(r)
-    out.sort(key=lambda r: r.when.isoformat() if r.when else "", reverse=True)
+    _newest_first(out)
     return out
 
 
 def results_named(record: PatientRecord, names: Iterable[str]) -> list[Result]:
-    """Results whose test name contains one of ``names`` (local lab codes)."""
+    """Results with only local codes whose test name contains one of ``names``, newest first.
+
+    LOINC-coded results are found by code (results()); names are the fallback
+    for labs that send local codes only (indications.yaml)."""
     wanted = [n.lower() for n in names]
-
-    def build() -> list[tuple[str, Result]]:
-        return [(concept_text(o.get("code")), Result(effective_datetime(o), o))
-                for o in record.observations if not is_entered_in_error(o)]
-
-    texts = record.memo("lab_texts", build)
-    return [r for text, r in texts if any(w in text for w in wanted)]
+    found = [Result(effective_datetime(obs), obs)
+             for text, group in _catalogue(record).by_text.items() if any(w in text for w in wanted)
+             for obs in group]
+    _newest_first(found)
+    return found
 
 
 def test_name(obs: Resource) -> str:

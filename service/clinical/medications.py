@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -75,20 +75,26 @@ def _class_matchers(class_key: str) -> tuple[frozenset[str], re.Pattern[str], st
     return frozenset(entry["rxnorm"]), re.compile(rf"(?<![a-z])(?:{names})"), entry["display"]
 
 
-def _uses(record: PatientRecord) -> list[tuple[Resource, Any, str]]:
-    """(resource, drug concept, lower-cased text) of every medication resource, once per record."""
+def _uses(record: PatientRecord) -> list[tuple[Resource, Any, str, tuple[str, ...]]]:
+    """(resource, drug concept, lower-cased text, RxNorm codes) of every medication
+    resource, read once per record (a heavy chart has hundreds of refills)."""
 
-    def build() -> list[tuple[Resource, Any, str]]:
+    def build() -> list[tuple[Resource, Any, str, tuple[str, ...]]]:
         out = []
         for r in (*record.medication_statements, *record.medication_requests,
                   *record.medication_administrations):
             if is_entered_in_error(r) or r.get("status") in _NEVER_TAKEN:
                 continue
             concept = medication_concept(r, record)
-            out.append((r, concept, concept_text(concept)))
+            rxnorm = tuple(c for s, c, _ in codings(concept) if not s or s == RXNORM)
+            out.append((r, concept, concept_text(concept), rxnorm))
         return out
 
     return record.memo("medication_uses", build)
+
+
+#: sorts undated uses last when sorting newest first
+_UNDATED = datetime.min.replace(tzinfo=UTC)
 
 
 def _period(resource: Resource) -> tuple[datetime | None, datetime | None]:
@@ -104,10 +110,14 @@ def _period(resource: Resource) -> tuple[datetime | None, datetime | None]:
 
 def uses_of_class(record: PatientRecord, class_key: str) -> list[MedicationUse]:
     """Every record of a drug of ``class_key`` (medication_classes.yaml), newest first."""
+    return list(record.memo(f"uses_of_class:{class_key}", lambda: _find_uses(record, class_key)))
+
+
+def _find_uses(record: PatientRecord, class_key: str) -> list[MedicationUse]:
     codes, names, _ = _class_matchers(class_key)
     found = []
-    for resource, concept, text in _uses(record):
-        code = next((c for s, c, _ in codings(concept) if c in codes and (not s or s == RXNORM)), None)
+    for resource, concept, text, rxnorm in _uses(record):
+        code = next((c for c in rxnorm if c in codes), None)
         match = names.search(text)
         if code is None and match is None:
             continue
@@ -120,7 +130,7 @@ def uses_of_class(record: PatientRecord, class_key: str) -> list[MedicationUse]:
             name=(concept or {}).get("text") or (match.group(0) if match else code) or class_key,
             code=code, active=active, start=start, end=end, status=status, resource=resource,
         ))
-    found.sort(key=lambda u: u.start.isoformat() if u.start else "", reverse=True)
+    found.sort(key=lambda u: u.start or _UNDATED, reverse=True)
     return found
 
 
