@@ -38,6 +38,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code; no stat() of every template per render
         keep_trailing_newline=False,
     )
     # Already-rendered markdown (a sub-template's output, our own URLs) is not

@@ -28,21 +28,35 @@ def read_json_body() -> Any:
     except (ValueError, UnicodeDecodeError, RecursionError):
         return error_response(400, "bad_request", "The body is not valid JSON.")
     limit = current_app.extensions["cds.settings"].max_json_depth
-    if json_depth(body) > limit:
+    if json_depth(body, stop_at=limit) > limit:
         return error_response(400, "bad_request", f"The JSON body is nested deeper than {limit} levels.")
     return body
 
 
-def json_depth(value: Any) -> int:
-    """Nesting depth of parsed JSON, without recursion (a hostile body can be deep)."""
+def json_depth(value: Any, stop_at: int | None = None) -> int:
+    """Nesting depth of parsed JSON, without recursion (a hostile body can be deep).
+
+    Stops early once deeper than ``stop_at``.  Runs on every call, hence the
+    exact type checks and no generator.
+    """
     deepest = 0
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        if type(item) is dict:
+            children: Any = item.values()
+        elif type(item) is list:
+            children = item
+        else:
+            continue
+        if depth > deepest:
+            deepest = depth
+            if stop_at is not None and deepest > stop_at:
+                return deepest
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
     return deepest
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks and the soak run (see benchmarks/README.md)."""

@@ -1,0 +1,175 @@
+"""The benchmark harness (``bash benchmarks/run.sh``; see benchmarks/README.md).
+
+Prints, for each workload, p50/p95/p99 latency, throughput and RSS per worker
+at concurrency 1, 8 and 32 for the service and, beside it, a Flask no-op app
+receiving the same bodies under the same gunicorn settings; then the
+in-process cost per stage, the no-prefetch fan-out against sekmet-fhir,
+throughput with 1 and 2 workers, and memory across many requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from benchmarks.load import LoadResult, require_wrk, run_wrk
+from benchmarks.procs import NOOP_APP, SERVICE_APP, gunicorn, pg_database_url
+from benchmarks.stages import STAGES, measure_stages, profile_text
+from benchmarks.workloads import Workload, build_workloads, heavy_bundle
+
+CONCURRENCY = (1, 8, 32)
+
+
+def service_env(database_url: str, fhir_url: str | None) -> dict[str, str]:
+    """Production-like settings, except no JWT (the EHR's JWT is not what is measured)."""
+    return {
+        "CDS_JWT_REQUIRED": "false",
+        "CDS_DATABASE_URL": database_url,
+        "CDS_ALLOWED_FHIR_SERVERS": fhir_url or "",
+        "CDS_LOG_LEVEL": "WARNING",
+    }
+
+
+def fmt_row(label: str, r: LoadResult, rss: list[float], base: LoadResult | None = None) -> str:
+    ratio = ""
+    if base is not None and base.p99_ms and base.rps:
+        ratio = f" | {r.p99_ms / base.p99_ms:5.2f}x | {r.rps / base.rps:5.2f}x"
+    elif base is None:
+        ratio = " |       |      "
+    errors = r.non_2xx + r.socket_errors
+    return (f"| {label:<38} | {r.concurrency:>3} | {r.p50_ms:8.2f} | {r.p95_ms:8.2f} | {r.p99_ms:8.2f} | "
+            f"{r.rps:8.1f} | {max(rss, default=0):6.1f} | {errors:>4}{ratio} |")
+
+
+HEADER = ("| workload (app)                         |   c |  p50 ms  |  p95 ms  |  p99 ms  |    req/s | "
+          "RSS MB | err  | p99/noop | rps/noop |\n|" + "---|" * 10)
+
+
+def http_table(workloads: list[Workload], workers: int, seconds: float, database_url: str,
+               fhir_url: str | None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    print(f"\n## HTTP: gunicorn, {workers} workers x 4 threads (gthread), wrk on loopback, {seconds:g} s per cell\n")
+    print(HEADER)
+    with gunicorn(SERVICE_APP, workers, service_env(database_url, fhir_url)) as svc, \
+            gunicorn(NOOP_APP, workers, {}) as noop:
+        for w in workloads:
+            for c in CONCURRENCY:
+                base = run_wrk(f"{noop.url}/cds-services/{w.service_id}", w.body, c, seconds)
+                base_rss = noop.worker_rss_mb()
+                res = run_wrk(f"{svc.url}/cds-services/{w.service_id}", w.body, c, seconds)
+                rss = svc.worker_rss_mb()
+                print(fmt_row(f"{w.name} (service)", res, rss, base), flush=True)
+                print(fmt_row("  Flask no-op, same body", base, base_rss, None), flush=True)
+                rows.append({"workload": w.name, "concurrency": c, "service": vars(res) | {"rps": res.rps},
+                             "noop": vars(base) | {"rps": base.rps}, "rss_mb": rss, "noop_rss_mb": base_rss})
+    return rows
+
+
+def stage_table(workloads: list[Workload], runs: int, fhir_url: str | None) -> None:
+    from service import create_app
+    from service.settings import Settings
+
+    settings = Settings.from_env({"CDS_JWT_REQUIRED": "false", "CDS_DATABASE_URL": "sqlite://",
+                                  "CDS_ALLOWED_FHIR_SERVERS": fhir_url or "", "CDS_LOG_LEVEL": "WARNING"})
+    app = create_app(settings)
+    print(f"\n## In-process cost per stage (ms, p50 / p95 of {runs} calls; one thread)\n")
+    print("| workload | " + " | ".join(STAGES) + " | total p50 | cards |\n|" + "---|" * (len(STAGES) + 3))
+    results = []
+    for w in workloads:
+        r = measure_stages(app, w, runs)
+        results.append(r)
+        cells = " | ".join(f"{r.p50_ms[s]:.2f} / {r.p95_ms[s]:.2f}" for s in STAGES)
+        print(f"| {w.name} | {cells} | {sum(r.p50_ms.values()):.2f} | {r.cards} |", flush=True)
+    for r in results:
+        if r.per_query_ms:
+            slowest = max(r.per_query_ms.values())
+            print(f"\n### No-prefetch fan-out: {r.name} ({r.queries} HTTP requests per call)\n")
+            print("| query (prefetch key) | median ms |\n|---|---|")
+            for key, ms in sorted(r.per_query_ms.items(), key=lambda kv: -kv[1]):
+                print(f"| {key} | {ms:.1f} |")
+            print(f"| **gather total (p50)** | **{r.p50_ms['gather']:.1f}** |")
+            print(f"\ngather / slowest single query: {r.parallel_ratio}x (target <= 1.3x); "
+                  f"slowest query median {slowest:.1f} ms")
+
+
+def scale_table(workload: Workload, seconds: float, database_url: str) -> None:
+    print(f"\n## Scale: {workload.name}, concurrency 32, 1 vs 2 workers ({seconds:g} s per cell)\n")
+    print("| workers | service req/s | no-op req/s | service p99 ms | no-op p99 ms |\n|---|---|---|---|---|")
+    for workers in (1, 2):
+        with gunicorn(SERVICE_APP, workers, service_env(database_url, None)) as svc, \
+                gunicorn(NOOP_APP, workers, {}) as noop:
+            res = run_wrk(f"{svc.url}/cds-services/{workload.service_id}", workload.body, 32, seconds)
+            base = run_wrk(f"{noop.url}/cds-services/{workload.service_id}", workload.body, 32, seconds)
+        print(f"| {workers} | {res.rps:.1f} | {base.rps:.1f} | {res.p99_ms:.2f} | {base.p99_ms:.2f} |", flush=True)
+
+
+def memory_table(workload: Workload, total_requests: int, database_url: str) -> None:
+    print(f"\n## Memory: {workload.name}, 2 workers, concurrency 8, until {total_requests} requests\n")
+    print("| requests so far | RSS per worker MB | req/s in step |\n|---|---|---|")
+    with gunicorn(SERVICE_APP, 2, service_env(database_url, None)) as svc:
+        url = f"{svc.url}/cds-services/{workload.service_id}"
+        run_wrk(url, workload.body, 8, 2)  # warm-up: imports, caches, pools
+        done = 0
+        print(f"| 0 (after warm-up) | {svc.worker_rss_mb()} | |", flush=True)
+        step = 10.0
+        while done < total_requests:
+            r = run_wrk(url, workload.body, 8, step)
+            done += r.requests
+            print(f"| {done} | {svc.worker_rss_mb()} | {r.rps:.0f} |", flush=True)
+            if r.non_2xx or r.socket_errors:
+                print(f"errors in step: {r.non_2xx} non-2xx, {r.socket_errors} socket", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, help="duration of each wrk cell (default 5)")
+    parser.add_argument("--runs", type=int, help="in-process calls per workload (default 200)")
+    parser.add_argument("--memory-requests", type=int, help="requests of the memory run (default 50,000; 0 skips)")
+    parser.add_argument("--quick", action="store_true", help="defaults of 2 s cells, 50 runs, 5,000 requests")
+    parser.add_argument("--profile", metavar="FILE", help="write a pyinstrument profile of the heavy chart")
+    parser.add_argument("--json", metavar="FILE", help="also write the HTTP table as JSON")
+    args = parser.parse_args(argv)
+    defaults = (2.0, 50, 5_000) if args.quick else (5.0, 200, 50_000)
+    for name, default in zip(("seconds", "runs", "memory_requests"), defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    require_wrk()
+    print(f"# rituximab-cds benchmarks, {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}")
+    from fhir_fixtures.server import analyze, post_bundle, start
+
+    with ExitStack() as stack:
+        fhir = start(run_name="bench")
+        stack.callback(fhir.stop)
+        post_bundle(fhir.base_url, heavy_bundle())
+        analyze(fhir.db_path)
+        database_url = stack.enter_context(pg_database_url())
+        workloads = build_workloads(fhir.base_url)
+        for w in workloads:
+            print(f"- {w.name}: {w.description}, body {len(json.dumps(w.body)) / 1024:.0f} KiB")
+        stage_table(workloads, args.runs, fhir.base_url)
+        rows = http_table(workloads, 2, args.seconds, database_url, fhir.base_url)
+        scale_table(workloads[1], args.seconds, database_url)
+        if args.memory_requests:
+            memory_table(workloads[1], args.memory_requests, database_url)
+        if args.profile:
+            from service import create_app
+            from service.settings import Settings
+
+            app = create_app(Settings.from_env({"CDS_JWT_REQUIRED": "false", "CDS_DATABASE_URL": "sqlite://"}))
+            heavy = next(w for w in workloads if w.name == "heavy order-sign")
+            Path(args.profile).write_text(profile_text(app, heavy, 50))
+            print(f"\npyinstrument profile of the heavy chart written to {args.profile}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
