@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.hooks.invoke import HookRuntime
     from service.http.api import bp
     from service.http.errors import install_error_handlers
+    from service.http.openapi import bp as openapi_bp
     from service.http.store_hooks import install_store
     from service.logging_setup import configure_logging, install_request_logging
     from service.metrics import install_metrics
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_store(app, settings)
     install_metrics(app)
     app.register_blueprint(bp)
+    app.register_blueprint(openapi_bp)
     install_error_handlers(app)
     return app
 

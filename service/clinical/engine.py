@@ -82,16 +82,19 @@ def load_rules() -> tuple[RegisteredRule, ...]:
     return tuple(_RULES)
 
 
-def _data_access_finding(skipped: list[RegisteredRule], unavailable: frozenset[str]) -> Finding:
+def _data_access_finding(skipped: list[RegisteredRule], record: PatientRecord) -> Finding:
     checks = sorted({r.title for r in skipped})
+    summary = ("Part of the record could not be retrieved: some checks were not done" if record.unavailable
+               else "Part of the record was read only in part: checks may have missed older data")
     return Finding(
         rule_id="data-access",
-        rule_version="1",
+        rule_version="2",
         topic="data-access",
         severity="warning",
-        summary="Part of the record could not be retrieved: some checks were not done",
-        facts={"sections": sorted(unavailable), "checks": checks},
-        missing=tuple(sorted(unavailable)),
+        summary=summary,
+        facts={"sections": sorted(record.unavailable), "checks": checks,
+               "incomplete": sorted(record.incomplete - record.unavailable)},
+        missing=tuple(sorted(record.unavailable)),
     )
 
 
@@ -107,8 +110,8 @@ def _run(
             skipped.append(rule)
             continue
         findings.extend(call(rule))
-    if skipped or record.unavailable:
-        findings.append(_data_access_finding(skipped, record.unavailable))
+    if skipped or record.unavailable or record.incomplete:
+        findings.append(_data_access_finding(skipped, record))
     return findings
 
 

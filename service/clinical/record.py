@@ -56,6 +56,9 @@ class PatientRecord:
     origins: dict[str, DataOrigin] = field(default_factory=dict)
     #: sections that could not be retrieved (query failed or timed out)
     unavailable: frozenset[str] = frozenset()
+    #: sections read only in part (the FHIR server's paging was cut short): rules
+    #: still run on what was read, and the data-access card says it is partial
+    incomplete: frozenset[str] = frozenset()
     #: Medication resources found in bundles or contained, by "Medication/id"
     medications: dict[str, Resource] = field(default_factory=dict)
     #: derived views (lab index, medication uses) built once per record by

@@ -40,7 +40,7 @@ class FetchResult:
     requests: int = 0
     elapsed_ms: float = 0.0
     error: str | None = None
-    truncated: bool = False  # page cap reached or cross-origin next link dropped
+    truncated: bool = False  # page cap reached, cross-origin next link dropped, or next links loop
 
 
 class FhirClient:
@@ -108,7 +108,14 @@ class FhirClient:
             raise FetchError("response larger than the size cap")
         chunks: list[bytes] = []
         size = 0
-        for chunk in resp.iter_content(chunk_size=65536):
+        raw = resp.raw
+        while True:
+            # read1 returns what one socket read gives: a server dripping a byte at a
+            # time cannot keep this loop from checking the deadline (read() would wait
+            # for a whole chunk, each byte resetting the socket timeout).
+            chunk = raw.read1(65536, decode_content=True)
+            if not chunk:
+                break
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise FetchError("response larger than the size cap")
@@ -170,7 +177,8 @@ class FhirClient:
                     result.truncated = True  # never follow a link to another origin
                     break
                 if url in seen:
-                    break  # a server whose next links loop
+                    result.truncated = True  # a server whose next links loop: what else is missing?
+                    break
                 if result.pages >= self.page_cap:
                     result.truncated = True
                     break

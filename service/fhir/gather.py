@@ -51,6 +51,8 @@ class GatherStats:
     fhir_ms: float = 0.0
     per_key_ms: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    #: sections read only in part (page cap, next link to another server, looping next links)
+    incomplete: set[str] = field(default_factory=set)
 
 
 def _resolve_tokens(template: str, patient_id: str) -> str:
@@ -144,6 +146,8 @@ def gather_record(
                     unavailable.add(key)
                     data.pop(key, None)
                 else:
+                    if result.truncated:
+                        stats.incomplete.add(key)
                     # A continued prefetch Bundle: keep the first page plus the rest.
                     if stats.origins.get(key) == "prefetch":
                         result.resources = data.get(key, []) + result.resources
@@ -173,6 +177,7 @@ def gather_record(
         origins={k: ("query" if v == "query" else "prefetch") for k, v in stats.origins.items()
                  if v != "unavailable"},
         unavailable=frozenset(unavailable),
+        incomplete=frozenset(stats.incomplete),
         medications=medications,
     )
     return record, stats

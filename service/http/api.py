@@ -24,13 +24,18 @@ def read_json_body() -> Any:
         return error_response(415, "unsupported_media_type", "Content-Type must be application/json")
     raw = request.get_data(cache=True)
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return error_response(400, "bad_request", "The body is not valid JSON.")
     limit = current_app.extensions["cds.settings"].max_json_depth
     if json_depth(body, stop_at=limit) > limit:
         return error_response(400, "bad_request", f"The JSON body is nested deeper than {limit} levels.")
     return body
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259) and would poison dose arithmetic.
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def json_depth(value: Any, stop_at: int | None = None) -> int:

@@ -19,7 +19,11 @@ def install_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         code = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(code, name, exc.description or exc.name or "error")
+        resp, status = error_response(code, name, exc.description or exc.name or "error")
+        for header, value in exc.get_headers():  # e.g. Allow on 405 (RFC 9110 §15.5.6)
+            if header.lower() != "content-type":
+                resp.headers[header] = value
+        return resp, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -51,14 +51,18 @@ def feedback_handler(store: Store) -> Any:
 
 @bp.get("/analytics/overrides")
 def overrides() -> Any:
-    from datetime import datetime
+    from datetime import date, datetime, time
 
     store: Store = current_app.extensions["cds.store"]
     since_raw = request.args.get("since")
-    try:
-        since = datetime.fromisoformat(since_raw) if since_raw else None
-    except ValueError:
-        return error_response(400, "bad_request", "since must be an ISO date (YYYY-MM-DD)")
+    since = None
+    if since_raw is not None:
+        try:
+            if len(since_raw) != 10:
+                raise ValueError(since_raw)
+            since = datetime.combine(date.fromisoformat(since_raw), time.min)
+        except ValueError:
+            return error_response(400, "bad_request", "since must be an ISO date (YYYY-MM-DD)")
     try:
         return jsonify({"rows": store.override_report(since)})
     except Exception:  # noqa: BLE001 - a database failure is a 503, not a 500

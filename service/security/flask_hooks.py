@@ -15,7 +15,7 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 #: Paths served without a JWT: load-balancer health and the metrics scrape.
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics"})
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json"})
 
 
 def _unauthorized() -> Response:

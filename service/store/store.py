@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from service.store.batch_writer import BatchWriter
 from service.store.feedback import FeedbackResult, dedupe_key
 from service.store.models import AuditCard, AuditEvent, Feedback
 
@@ -81,7 +81,8 @@ class Store:
         self.patient_hash_key = patient_hash_key.encode()
         self.audit_failures = 0
         self._lock = threading.Lock()
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
+        self._writer: BatchWriter[AuditEntry] = BatchWriter(self._write_audit_batch, self._count_failure,
+                                                            name="audit-writer")
         self.failure_listeners: list[Any] = []
         atexit.register(self.close)
 
@@ -116,14 +117,11 @@ class Store:
 
     def record_audit(self, entry: AuditEntry) -> None:
         """Queue the audit write; never raises, never blocks the response."""
-        try:
-            self._writer.submit(self._write_audit, entry)
-        except RuntimeError:  # executor shut down (process exiting)
-            self._count_failure("writer closed")
+        self._writer.submit(entry)
 
     def flush(self, timeout: float = 10) -> None:
         """Wait for queued audit writes (tests, shutdown)."""
-        self._writer.submit(lambda: None).result(timeout=timeout)
+        self._writer.flush(timeout)
 
     def _count_failure(self, reason: str) -> None:
         with self._lock:
@@ -132,25 +130,34 @@ class Store:
         for listener in self.failure_listeners:
             listener()
 
-    def _write_audit(self, entry: AuditEntry) -> None:
+    def _write_audit_batch(self, entries: list[AuditEntry]) -> None:
+        """All queued entries in one transaction; if that fails, one by one (each failure counted)."""
         try:
             with Session(self.engine) as session, session.begin():
-                event = AuditEvent(
-                    created_at=entry.time, service_id=entry.service_id, hook=entry.hook,
-                    hook_instance=entry.hook_instance, patient_ref=self.patient_reference(entry.patient_ref),
-                    status=entry.status, latency_ms=entry.latency_ms, fhir_queries=entry.fhir_queries,
-                    fhir_ms=entry.fhir_ms, data_origins=entry.data_origins,
-                )
-                for card in entry.cards:
-                    rules = card.get("rules") or [{"id": "unknown", "version": "0"}]
-                    event.cards.append(AuditCard(
-                        card_uuid=card["uuid"], topic=card["topic"], indicator=card["indicator"],
-                        rule_id=rules[0]["id"], rule_version=str(rules[0]["version"]),
-                        rules=",".join(f"{r['id']}@{r['version']}" for r in rules),
-                    ))
-                session.add(event)
+                session.add_all([self._audit_event(e) for e in entries])
+            return
         except SQLAlchemyError as exc:
-            self._count_failure(type(exc).__name__)
+            if len(entries) == 1:
+                self._count_failure(type(exc).__name__)
+                return
+        for entry in entries:
+            self._write_audit_batch([entry])
+
+    def _audit_event(self, entry: AuditEntry) -> AuditEvent:
+        event = AuditEvent(
+            created_at=entry.time, service_id=entry.service_id, hook=entry.hook,
+            hook_instance=entry.hook_instance, patient_ref=self.patient_reference(entry.patient_ref),
+            status=entry.status, latency_ms=entry.latency_ms, fhir_queries=entry.fhir_queries,
+            fhir_ms=entry.fhir_ms, data_origins=entry.data_origins,
+        )
+        for card in entry.cards:
+            rules = card.get("rules") or [{"id": "unknown", "version": "0"}]
+            event.cards.append(AuditCard(
+                card_uuid=card["uuid"], topic=card["topic"], indicator=card["indicator"],
+                rule_id=rules[0]["id"], rule_version=str(rules[0]["version"]),
+                rules=",".join(f"{r['id']}@{r['version']}" for r in rules),
+            ))
+        return event
 
     # --- feedback ---
 
@@ -207,4 +214,4 @@ class Store:
             return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
+        self._writer.close()

@@ -155,3 +155,19 @@ def test_feedback_validates_shape(client):
     resp = client.post("/cds-services/rituximab-order-sign/feedback", json=bad)
     assert resp.status_code == 400
     assert client.post("/cds-services/nope/feedback", json=ok).status_code == 404
+
+
+def test_nan_and_infinity_are_not_json(client):
+    body = '{"hook": "order-sign", "hookInstance": "x", "context": {"patientId": "p", "draftOrders": NaN}}'
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        resp = client.post("/cds-services/rituximab-order-sign", data=body.replace("NaN", constant),
+                           content_type="application/json")
+        assert resp.status_code == 400
+        assert resp.get_json()["error"] == "bad_request"
+
+
+def test_405_keeps_the_allow_header(client):
+    resp = client.put("/cds-services")
+    assert resp.status_code == 405
+    assert "GET" in resp.headers["Allow"]
+    assert resp.get_json()["error"] == "method_not_allowed"
