@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import requests
+
+from service.demo import terminate, wait_healthy
+from tests.integration.stores import PG_DSN, pg_schema, pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 SERVICE_APP = "service:create_app()"
 NOOP_APP = "benchmarks.noop_app:app"
 
@@ -80,40 +79,16 @@ def gunicorn(app: str, workers: int, env: dict[str, str], threads: int = 4) -> I
             time.sleep(0.05)
         yield server
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc, timeout=20)
         log.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if requests.get(url + "/healthz", timeout=0.5).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become healthy")
 
 
 @contextmanager
 def pg_database_url() -> Iterator[str]:
     """A fresh PostgreSQL schema for the service's audit/feedback store, dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with pg_schema() as schema:
+        yield pg_url(schema)
 
 
 def count_rows(database_url: str, table: str) -> int:

@@ -24,6 +24,7 @@ from benchmarks.stages import STAGES, measure_stages, profile_text
 from benchmarks.workloads import Workload, build_workloads, heavy_bundle
 
 CONCURRENCY = (1, 8, 32)
+SECTIONS = ["stages", "http", "scale", "memory"]
 
 
 def service_env(database_url: str, fhir_url: str | None) -> dict[str, str]:
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="defaults of 2 s cells, 50 runs, 5,000 requests")
     parser.add_argument("--profile", metavar="FILE", help="write a pyinstrument profile of the heavy chart")
     parser.add_argument("--json", metavar="FILE", help="also write the HTTP table as JSON")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="run only these sections")
     args = parser.parse_args(argv)
     defaults = (2.0, 50, 5_000) if args.quick else (5.0, 200, 50_000)
     for name, default in zip(("seconds", "runs", "memory_requests"), defaults, strict=True):
@@ -153,10 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         workloads = build_workloads(fhir.base_url)
         for w in workloads:
             print(f"- {w.name}: {w.description}, body {len(json.dumps(w.body)) / 1024:.0f} KiB")
-        stage_table(workloads, args.runs, fhir.base_url)
-        rows = http_table(workloads, 2, args.seconds, database_url, fhir.base_url)
-        scale_table(workloads[1], args.seconds, database_url)
-        if args.memory_requests:
+        rows: list[dict[str, Any]] = []
+        if "stages" in args.only:
+            stage_table(workloads, args.runs, fhir.base_url)
+        if "http" in args.only:
+            rows = http_table(workloads, 2, args.seconds, database_url, fhir.base_url)
+        if "scale" in args.only:
+            scale_table(workloads[1], args.seconds, database_url)
+        if args.memory_requests and "memory" in args.only:
             memory_table(workloads[1], args.memory_requests, database_url)
         if args.profile:
             from service import create_app
@@ -166,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             heavy = next(w for w in workloads if w.name == "heavy order-sign")
             Path(args.profile).write_text(profile_text(app, heavy, 50))
             print(f"\npyinstrument profile of the heavy chart written to {args.profile}")
-        if args.json:
+        if args.json and rows:
             Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
 

@@ -38,7 +38,8 @@ def _project_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    """Wait until ``url``/healthz answers 200; SystemExit if the process dies or time runs out."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -50,6 +51,16 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) 
             pass
         time.sleep(0.2)
     raise SystemExit("the service did not become healthy in time")
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """SIGTERM (gunicorn's graceful shutdown), then SIGKILL if it does not exit in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = True) -> int:
@@ -82,7 +93,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
         env=env,
     )
     try:
-        _wait_healthy(service_url, proc)
+        wait_healthy(service_url, proc)
         print(f"Service: {service_url}/cds-services  (development mode: JWT off, CORS open)\n")
         today = datetime.now(UTC).date()
         with requests.Session() as http:
@@ -107,12 +118,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
     except KeyboardInterrupt:
         pass
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        terminate(proc)
         fhir.stop()
         STATE_FILE.unlink(missing_ok=True)
     return 0
