@@ -37,7 +37,8 @@ def _rewrite_refs(node: Any) -> Any:
 
 def _cds_hooks_schemas() -> dict[str, Any]:
     text = resources.files("service.hooks").joinpath("schema/cds-hooks-2.0.schema.json").read_text("utf-8")
-    return _rewrite_refs(json.loads(text)["$defs"])  # type: ignore[no-any-return]
+    defs: dict[str, Any] = _rewrite_refs(json.loads(text)["$defs"])
+    return defs
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -55,7 +56,7 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
     return out
 
 
-_SECURED = [{"cdsClientJwt": []}]
+_SECURED: list[dict[str, list[str]]] = [{"cdsClientJwt": []}]
 _UNAUTHORIZED = _error("Missing or invalid CDS client JWT (when JWT verification is on)")
 _BAD_BODY = {
     "400": _error("The body is not valid JSON, too deeply nested, or not a valid request; nothing was changed"),

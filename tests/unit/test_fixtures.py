@@ -47,3 +47,31 @@ def test_loading_with_today_shifts_every_resource_date():
     obs = lambda b: [e["resource"]["effectiveDateTime"] for e in b["entry"]  # noqa: E731
                      if e["resource"]["resourceType"] == "Observation"]
     assert all(a[:4] == str(int(b[:4]) + 1) for a, b in zip(obs(after), obs(before), strict=True))
+
+
+def test_heavy_benchmark_chart_has_its_documented_size_and_evaluates():
+    from fhir_fixtures.heavy import PATIENT_ID, heavy_requests, resource_counts
+    from service.cli import bundle_to_prefetch
+    from tests.scenarios import NOW
+
+    heavy = heavy_requests()
+    counts = resource_counts(heavy["bundle"])
+    assert 1800 <= counts["Observation"] <= 2200 and counts["Condition"] == 100
+    assert 150 <= counts["MedicationRequest"] + counts["MedicationStatement"] + counts["MedicationAdministration"] <= 250
+    assert heavy_requests() == heavy  # deterministic: benchmark runs are comparable
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.clinical.policy import Policy
+    from service.fhir.client import FhirClient
+    from service.hooks.invoke import HookRuntime, handle_hook
+    from service.hooks.registry import SERVICES_BY_ID
+
+    body = heavy["order-sign"]
+    body["prefetch"] = bundle_to_prefetch(heavy["bundle"], PATIENT_ID)
+    runtime = HookRuntime(client=FhirClient(), executor=ThreadPoolExecutor(1), policy=Policy(),
+                          deadline_seconds=1.0, fhir_allowed=lambda _u: False)
+    outcome = handle_hook(SERVICES_BY_ID["rituximab-order-sign"], body, runtime, now=NOW)
+    assert outcome.status == 200
+    assert outcome.rituximab_orders == 1
+    assert "data-access" not in {c.topic for c in outcome.cards}
