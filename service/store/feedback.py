@@ -12,6 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from service.hooks.schema import definition
+from service.store.models import Feedback
 
 
 class FeedbackError(ValueError):
@@ -30,6 +31,54 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(definition("feedback"), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+def _column_length(column: str) -> int:
+    length = getattr(Feedback.__table__.c[column].type, "length", None)
+    assert isinstance(length, int), column
+    return length
+
+
+#: Item fields stored in bounded columns (models.Feedback), by path within the item.
+_BOUNDED: dict[tuple[str, ...], str] = {
+    ("card",): "card_uuid",
+    ("outcomeTimestamp",): "outcome_timestamp",
+    ("overrideReason", "reason", "system"): "override_system",
+    ("overrideReason", "reason", "code"): "override_code",
+    ("overrideReason", "reason", "display"): "override_display",
+}
+
+
+def _strings(value: Any, path: str) -> list[tuple[str, str]]:
+    """(path, string) of every string in a JSON value (keys included)."""
+    if isinstance(value, str):
+        return [(path, value)]
+    out: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += [(f"{path}/{k}", k), *_strings(v, f"{path}/{k}")]
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _strings(v, f"{path}/{i}")
+    return out
+
+
+def _check_storable(item: dict[str, Any], where: str) -> None:
+    """FeedbackError for values PostgreSQL would refuse (NUL, over a column's length).
+
+    Otherwise the insert fails, the endpoint answers 503 "retry later", and the
+    EHR retries a report that can never be stored.
+    """
+    for path, text in _strings(item, where):
+        if "\x00" in text:
+            raise FeedbackError(f"{path}: must not contain NUL characters")
+    for keys, column in _BOUNDED.items():
+        value: Any = item
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        limit = _column_length(column)
+        if isinstance(value, str) and len(value) > limit:
+            raise FeedbackError(f"{where}/{'/'.join(keys)}: longer than {limit} characters")
+
+
 def validate_feedback(body: Any) -> list[dict[str, Any]]:
     """The feedback items, or FeedbackError naming the first problem."""
     errors = sorted(_validator().iter_errors(body), key=lambda e: list(e.path))
@@ -39,6 +88,7 @@ def validate_feedback(body: Any) -> list[dict[str, Any]]:
         raise FeedbackError(f"{where}: {e.message}")
     items = list(body["feedback"])
     for i, item in enumerate(items):
+        _check_storable(item, f"feedback/{i}")
         # jsonschema's date-time format check needs an optional package; check RFC 3339 here.
         try:
             ts = datetime.fromisoformat(item["outcomeTimestamp"].replace("Z", "+00:00"))

@@ -139,6 +139,16 @@ def test_malformed_feedback(body, fragment):
         validate_feedback(body)
 
 
+def test_feedback_at_the_column_limits_is_stored(store):
+    # validate_feedback refuses anything longer (or with NUL), which PostgreSQL would reject as a DataError.
+    item = fb("c" * 64, reason="x" * 100)
+    item["overrideReason"]["reason"].update(system="s" * 200, display="é" * 300)
+    assert store.record_feedback("rituximab-order-sign", validate_feedback({"feedback": [item]})).stored == 1
+    for too_long in (fb("c" * 65), fb("c\x00")):
+        with pytest.raises(FeedbackError):
+            validate_feedback({"feedback": [too_long]})
+
+
 def test_unreachable_database():
     s = Store(make_engine("postgresql+psycopg://postgres@127.0.0.1:1/test"))
     s.record_audit(AuditEntry("rituximab-order-sign", 200, cards=[card("c1")]))  # never raises
