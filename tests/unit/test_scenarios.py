@@ -152,3 +152,15 @@ def test_every_coding_of_the_order_gives_the_same_cards(variant):
 def test_methotrexate_order_gives_no_cards():
     outcome = run_scenario("seed-a", "seed-a.methotrexate")
     assert outcome.body == {"cards": []}
+
+
+def test_order_without_a_dose_in_mg_still_gets_the_summary():
+    # Regression (test_properties): the summary template read dose facts the "dose not stated" finding lacks -> 500.
+    def no_dose(_bundle, request):
+        for entry in request["context"]["draftOrders"]["entry"]:
+            entry["resource"].pop("dosageInstruction", None)
+
+    outcome = run_scenario("seed-a", edit=no_dose)
+    assert outcome.status == 200 and topics(outcome) == {("indication", "info"), ("dosing", "warning")}
+    summary = next(c for c in outcome.cards if c.topic == "indication")
+    assert "not stated in mg or mg/m2, so it was not compared" in summary.detail
