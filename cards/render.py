@@ -16,6 +16,9 @@ import jinja2
 from markupsafe import Markup
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
+#: CommonMark ends a line at \n, \r and \r\n (the rest are breaks to other renderers): a value with
+#: one would end its table row or list item early.
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
 
 
 def md_escape(value: Any) -> Any:
@@ -24,9 +27,10 @@ def md_escape(value: Any) -> Any:
         return ""
     if isinstance(value, Markup):
         return value
-    if isinstance(value, str):
-        return _MD_SPECIAL.sub(r"\\\1", value).replace("\n", " ")
-    return value
+    if isinstance(value, int | float):
+        return value
+    # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
+    return _LINE_BREAK.sub(" ", _MD_SPECIAL.sub(r"\\\1", str(value)))
 
 
 @cache

@@ -94,3 +94,12 @@ def test_md_escape():
     assert md_escape("a*b_c") == "a\\*b\\_c"
     assert md_escape(None) == ""
     assert md_escape(3) == 3
+
+
+def test_md_escape_flattens_line_breaks_and_escapes_non_strings():
+    # A line break from the EHR would end a table row or list item early (found by test_properties).
+    for brk in ("\n", "\r", "\r\n", "\u2028", "\x0b", "\x0c", "\x85"):
+        assert md_escape(f"a{brk}b") == "a b"
+    # A list or object from a broken feed renders as text: escaped like any other.
+    assert md_escape(["<img src=x>"]) == "\\['\\<img src=x\\>'\\]"
+    assert md_escape(2.5) == 2.5
