@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from service.clinical import labs
-from service.clinical.fhir_values import as_list, quantity
+from service.clinical.fhir_values import as_list, finite_number, quantity
 from service.clinical.findings import Evidence
 from service.clinical.record import PatientRecord, Resource
 
@@ -28,15 +28,16 @@ class OrderedDose:
 
 
 def _period_days(repeat: dict[str, object]) -> float | None:
-    period = repeat.get("period")
+    period = finite_number(repeat.get("period"))
     unit = repeat.get("periodUnit")
-    if not isinstance(period, int | float):
+    if period is None:
         return None
     factor = {"d": 1, "wk": 7, "mo": 30.4, "h": 1 / 24}.get(str(unit))
-    frequency = repeat.get("frequency") or 1
-    if factor is None or not isinstance(frequency, int | float) or frequency <= 0:
+    frequency = finite_number(repeat.get("frequency") or 1)
+    if factor is None or frequency is None or frequency <= 0:
         return None
-    return float(period) * factor / float(frequency)
+    days = period * factor / frequency
+    return days if math.isfinite(days) else None
 
 
 def ordered_dose(order: Resource) -> OrderedDose | None:
@@ -48,24 +49,23 @@ def ordered_dose(order: Resource) -> OrderedDose | None:
             q = dr.get("doseQuantity") if isinstance(dr, dict) else None
             if not isinstance(q, dict) and isinstance(dr, dict) and isinstance(dr.get("doseRange"), dict):
                 q = dr["doseRange"].get("high")
-            if not isinstance(q, dict) or not isinstance(q.get("value"), int | float):
-                continue
-            value = float(q["value"])
-            if not math.isfinite(value) or value <= 0:
+            if not isinstance(q, dict) or (value := finite_number(q.get("value"))) is None or value <= 0:
                 continue
             unit = str(q.get("code") or q.get("unit") or "").strip().lower()
             if unit in _G:
                 value, unit = value * 1000, "mg"
+                if not math.isfinite(value):
+                    continue
             if unit not in _MG and unit not in _MG_M2:
                 continue
             timing = instruction.get("timing")
             repeat = timing.get("repeat") if isinstance(timing, dict) else None
             repeat = repeat if isinstance(repeat, dict) else {}
-            count = repeat.get("count")
+            count = finite_number(repeat.get("count"))
             return OrderedDose(
                 value=value,
                 per_m2=unit in _MG_M2,
-                count=int(count) if isinstance(count, int | float) and count >= 1 else None,
+                count=int(count) if count is not None and count >= 1 else None,
                 interval_days=_period_days(repeat),
                 text=str(instruction.get("text") or f"{value:g} {unit}"),
             )

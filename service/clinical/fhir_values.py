@@ -8,9 +8,10 @@ field costs one datum, never the whole evaluation.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 Resource = dict[str, Any]
@@ -49,12 +50,36 @@ def parse_datetime(value: Any) -> datetime | None:
     except ValueError:
         return None
     if tz and tz != "Z":
+        hours, minutes = int(tz[1:3]), int(tz[4:6])
+        if hours > 23 or minutes > 59:  # "+24:00", "+99:99": not an offset
+            return None
         sign = 1 if tz[0] == "+" else -1
-        offset_min = sign * (int(tz[1:3]) * 60 + int(tz[4:6]))
-        from datetime import timedelta, timezone
-
-        return dt.replace(tzinfo=timezone(timedelta(minutes=offset_min))).astimezone(UTC)
+        offset = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        try:
+            return dt.replace(tzinfo=offset).astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+            return None
     return dt.replace(tzinfo=UTC)
+
+
+def status_of(resource: Resource) -> str | None:
+    """``status`` if it is a string (a broken feed may send a list or an object)."""
+    value = resource.get("status")
+    return value if type(value) is str else None
+
+
+def with_usable_id(resource: Resource) -> Resource:
+    """The resource, minus an ``id`` that is not a non-empty string.
+
+    Applied where resources enter the service (prefetch, FHIR responses,
+    draft orders), so rules and cards may take ``id`` as ``str | None``:
+    ids are set members, dict keys and shown in card evidence.  A copy only
+    for the rare broken resource.
+    """
+    rid = resource.get("id")
+    if rid is None or (type(rid) is str and rid):
+        return resource
+    return {k: v for k, v in resource.items() if k != "id"}
 
 
 def iso_date(value: datetime | None) -> str | None:
@@ -164,18 +189,31 @@ def effective_datetime(resource: Resource) -> datetime | None:
     return None
 
 
+def finite_number(value: Any) -> float | None:
+    """A JSON number as a finite float; None for anything else.
+
+    JSON integers are unbounded (10**400 does not fit a float) and Python's
+    parser accepts NaN and Infinity: a broken feed's number costs one datum.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def quantity(resource: Resource) -> tuple[float, str] | None:
     """(value, unit) of valueQuantity; unit from ``code`` then ``unit`` ('' if none)."""
     q = resource.get("valueQuantity")
     if not isinstance(q, dict):
         return None
-    v = q.get("value")
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    if v != v or v in (float("inf"), float("-inf")):  # NaN / inf from a broken feed
+    v = finite_number(q.get("value"))
+    if v is None:
         return None
     unit = q.get("code") or q.get("unit") or ""
-    return float(v), str(unit)
+    return v, str(unit)
 
 
 _POSITIVE = ("positive", "reactive", "detected", "present")

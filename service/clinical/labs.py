@@ -10,7 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from service.clinical.fhir_values import codings, concept_text, effective_datetime, is_entered_in_error
+from service.clinical.fhir_values import (
+    codings,
+    concept_text,
+    effective_datetime,
+    finite_number,
+    is_entered_in_error,
+    status_of,
+)
 from service.clinical.findings import Evidence
 from service.clinical.record import PatientRecord, Resource
 
@@ -65,7 +72,7 @@ def _catalogue(record: PatientRecord) -> _Catalogue:
         by_code: dict[str, list[Resource]] = {}
         by_text: dict[str, list[Resource]] = {}
         for obs in record.observations:
-            if obs.get("status") in _EXCLUDED or is_entered_in_error(obs):
+            if status_of(obs) in _EXCLUDED or is_entered_in_error(obs):
                 continue
             concept = obs.get("code")
             coded = codings(concept)
@@ -126,12 +133,13 @@ def test_name(obs: Resource) -> str:
 def value_text(obs: Resource) -> str | None:
     """The result as displayed on a card ('350 mg/dL', 'Negative')."""
     q = obs.get("valueQuantity")
-    if isinstance(q, dict) and isinstance(q.get("value"), int | float):
+    if isinstance(q, dict) and (value := finite_number(q.get("value"))) is not None:
         unit = q.get("unit") or q.get("code") or ""
-        return f"{q['value']:g} {unit}".strip()
+        return f"{value:g} {unit}".strip()
     vcc = obs.get("valueCodeableConcept")
     if isinstance(vcc, dict):
-        return vcc.get("text") or next((d or c for _, c, d in codings(vcc)), None)
+        text = vcc.get("text")
+        return text if isinstance(text, str) and text else next((d or c for _, c, d in codings(vcc)), None)
     for key in ("valueString", "valueBoolean", "valueInteger"):
         if key in obs:
             return str(obs[key])

@@ -16,11 +16,13 @@ from functools import cache
 from typing import Any
 
 from service.clinical.fhir_values import (
+    as_list,
     codings,
     concept_text,
     effective_datetime,
     is_entered_in_error,
     parse_datetime,
+    status_of,
 )
 from service.clinical.record import PatientRecord, Resource
 from service.knowledge import load
@@ -57,7 +59,7 @@ def medication_concept(resource: Resource, record: PatientRecord) -> Any:
         target = ref.get("reference")
         if isinstance(target, str):
             if target.startswith("#"):
-                for c in resource.get("contained") or []:
+                for c in as_list(resource.get("contained")):
                     if isinstance(c, dict) and c.get("id") == target[1:]:
                         return c.get("code")
             med = record.medications.get(target)
@@ -83,7 +85,7 @@ def _uses(record: PatientRecord) -> list[tuple[Resource, Any, str, tuple[str, ..
         out = []
         for r in (*record.medication_statements, *record.medication_requests,
                   *record.medication_administrations):
-            if is_entered_in_error(r) or r.get("status") in _NEVER_TAKEN:
+            if is_entered_in_error(r) or status_of(r) in _NEVER_TAKEN:
                 continue
             concept = medication_concept(r, record)
             rxnorm = tuple(c for s, c, _ in codings(concept) if not s or s == RXNORM)
@@ -122,12 +124,13 @@ def _find_uses(record: PatientRecord, class_key: str) -> list[MedicationUse]:
         if code is None and match is None:
             continue
         start, end = _period(resource)
-        status = str(resource.get("status") or "unknown")
+        status = status_of(resource) or "unknown"
         rtype = resource.get("resourceType", "")
         active = status in _ACTIVE and rtype != "MedicationAdministration"
+        label = concept.get("text") if isinstance(concept, dict) else None  # a broken feed may send a list
         found.append(MedicationUse(
             resource_type=rtype, resource_id=resource.get("id"),
-            name=(concept or {}).get("text") or (match.group(0) if match else code) or class_key,
+            name=(label if isinstance(label, str) else None) or (match.group(0) if match else code) or class_key,
             code=code, active=active, start=start, end=end, status=status, resource=resource,
         ))
     found.sort(key=lambda u: u.start or _UNDATED, reverse=True)

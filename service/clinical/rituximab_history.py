@@ -8,10 +8,17 @@ evidence; statements and non-draft requests count when there are none.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.clinical.fhir_values import concept_text, effective_datetime, is_entered_in_error
+from service.clinical.fhir_values import (
+    concept_text,
+    effective_datetime,
+    finite_number,
+    is_entered_in_error,
+    status_of,
+)
 from service.clinical.medications import medication_concept
 from service.clinical.products import match_concept, match_text
 from service.clinical.record import PatientRecord, Resource
@@ -48,12 +55,13 @@ def _dose_mg(resource: Resource) -> float | None:
         return None
     dose = dosage.get("dose")
     if not isinstance(dose, dict) and isinstance(dosage.get("doseAndRate"), list) and dosage["doseAndRate"]:
-        dose = dosage["doseAndRate"][0].get("doseQuantity")
-    if not isinstance(dose, dict) or not isinstance(dose.get("value"), int | float):
+        first = dosage["doseAndRate"][0]
+        dose = first.get("doseQuantity") if isinstance(first, dict) else None
+    if not isinstance(dose, dict) or (value := finite_number(dose.get("value"))) is None:
         return None
     unit = str(dose.get("code") or dose.get("unit") or "mg").lower()
-    value = float(dose["value"])
-    return {"mg": value, "g": value * 1000}.get(unit)
+    mg = {"mg": value, "g": value * 1000}.get(unit)
+    return mg if mg is not None and math.isfinite(mg) else None
 
 
 def _is_rituximab(resource: Resource, record: PatientRecord) -> str | None:
@@ -71,7 +79,7 @@ def prior_doses(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()
         def collect(resources: tuple[Resource, ...]) -> list[Dose]:
             out = []
             for r in resources:
-                if is_entered_in_error(r) or r.get("status") in _NOT_GIVEN:
+                if is_entered_in_error(r) or status_of(r) in _NOT_GIVEN:
                     continue
                 key = _is_rituximab(r, record)
                 when = effective_datetime(r)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from service.clinical.fhir_values import with_usable_id
 from service.clinical.record import PatientRecord
 from service.fhir.access import FhirAccess
 from service.fhir.client import FetchResult, FhirClient, collect_bundle, next_link
@@ -95,9 +96,10 @@ def gather_record(
 
     def keep(key: str, result: FetchResult) -> None:
         rtype = PREFETCH_TYPES[key]
-        data[key] = [r for r in result.resources if r.get("resourceType") == rtype]
+        # with_usable_id: downstream code may take every id as str | None.
+        data[key] = [with_usable_id(r) for r in result.resources if r.get("resourceType") == rtype]
         for r in result.resources:
-            if r.get("resourceType") == "Medication" and r.get("id"):
+            if r.get("resourceType") == "Medication" and type(r.get("id")) is str and r["id"]:
                 medications[f"Medication/{r['id']}"] = r
 
     to_query = []
@@ -116,7 +118,7 @@ def gather_record(
                 if access is not None and _has_next(value):
                     jobs[key] = _continue_job(client, access, value, rtype, deadline)
             else:
-                data[key] = [value]
+                data[key] = [with_usable_id(value)]
         else:
             to_query.append(key)
 

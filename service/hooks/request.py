@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.clinical.fhir_values import with_usable_id
 from service.fhir.access import FhirAccess
 from service.hooks.registry import ServiceDefinition
 
@@ -50,7 +51,7 @@ def _draft_orders(value: Any) -> tuple[dict[str, Any], ...]:
     if isinstance(value, dict):
         if value.get("resourceType") not in (None, "Bundle"):
             # A single resource instead of a Bundle: accept it as the only order.
-            return (value,)
+            return (with_usable_id(value),) if isinstance(value.get("resourceType"), str) else ()
         entries = value.get("entry") or []
     elif isinstance(value, list):
         entries = value
@@ -62,7 +63,7 @@ def _draft_orders(value: Any) -> tuple[dict[str, Any], ...]:
     for item in entries:
         resource = item.get("resource") if isinstance(item, dict) and "resource" in item else item
         if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
-            out.append(resource)
+            out.append(with_usable_id(resource))  # ids are str | None from here on
     return tuple(out)
 
 

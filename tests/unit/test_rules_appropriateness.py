@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from service.clinical.dosing import body_surface_area, ordered_dose
@@ -227,3 +229,19 @@ def test_myopathy_floor_of_16_weeks_also_applies():
 
 def test_no_indication_no_dosing_finding():
     assert dose_and_interval(record(), rituximab_order(5000), P) == []
+
+
+@pytest.mark.parametrize("field", ["value", "count", "period"])
+@pytest.mark.parametrize("bad", [10**400, math.inf], ids=["10**400", "inf"])
+def test_out_of_range_numbers_in_the_order_are_unreadable_not_fatal(field, bad):
+    # Regression (test_properties): float(10**400) and int(inf) raised OverflowError.
+    order = rituximab_order(1000, "mg", count=2, period_days=14)
+    instruction = order.request["dosageInstruction"][0]
+    if field == "value":
+        instruction["doseAndRate"][0]["doseQuantity"]["value"] = bad
+        assert ordered_dose(order.request) is None
+    else:
+        instruction["timing"]["repeat"][field] = bad
+        dose = ordered_dose(order.request)
+        assert dose is not None and dose.value == 1000
+        assert (dose.count if field == "count" else dose.interval_days) is None

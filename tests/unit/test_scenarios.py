@@ -164,3 +164,48 @@ def test_order_without_a_dose_in_mg_still_gets_the_summary():
     assert outcome.status == 200 and topics(outcome) == {("indication", "info"), ("dosing", "warning")}
     summary = next(c for c in outcome.cards if c.topic == "indication")
     assert "not stated in mg or mg/m2, so it was not compared" in summary.detail
+
+
+def _resources(bundle, rtype):
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
+
+
+def _each(rtype, change):
+    def edit(bundle, _request):
+        for r in _resources(bundle, rtype):
+            change(r)
+    return edit
+
+
+def _contained_number(statement):
+    statement.pop("medicationCodeableConcept", None)
+    statement.update(contained=5, medicationReference={"reference": "#m"})
+
+
+# Damage found by tests/unit/test_properties.py, each once a 500.
+DAMAGE = {
+    "observation value 10**400": _each("Observation", lambda r: r.get("valueQuantity", {}).update(value=10**400)),
+    "observation status a list": _each("Observation", lambda r: r.update(status=["final"])),
+    "observation value text a list": _each(
+        "Observation", lambda r: r.get("valueCodeableConcept", {}).update(text=["Negative"])),
+    "administration doseAndRate of strings": _each(
+        "MedicationAdministration", lambda r: r.update(dosage={"doseAndRate": ["1000 mg"]})),
+    "administration dose 10**400": _each(
+        "MedicationAdministration", lambda r: r.update(dosage={"dose": {"value": 10**400, "unit": "mg"}})),
+    "statement contained a number": _each("MedicationStatement", _contained_number),
+    "statement concept a list": _each("MedicationStatement", lambda r: r.update(
+        medicationCodeableConcept=[r.get("medicationCodeableConcept")])),
+    "statement status a list": _each("MedicationStatement", lambda r: r.update(status=["active"])),
+    "condition id a list": _each("Condition", lambda r: r.update(id=[r["id"]])),
+    "immunization date +24:00": _each("Immunization", lambda r: r.update(occurrenceDateTime="2026-01-01T00:00:00+24:00")),
+    "administration date before year 1 in UTC": _each(
+        "MedicationAdministration", lambda r: r.update(effectiveDateTime="0001-01-01T00:00:00+14:00")),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+@pytest.mark.parametrize("name", ["seed-a", "igg-low", "repeat-8-weeks", "live-vaccine-recent"])
+def test_damaged_chart_still_gets_cards(name, damage):
+    outcome = run_scenario(name, edit=DAMAGE[damage])
+    assert outcome.status == 200
+    assert_valid("response", outcome.body)

@@ -1,0 +1,66 @@
+"""The lenient FHIR readers: a bad value costs one datum, never the evaluation (found by test_properties)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+from service.clinical.fhir_values import finite_number, parse_datetime, quantity, status_of, with_usable_id
+
+
+@pytest.mark.parametrize("value", [
+    "2026-01-01T00:00:00+24:00",   # not an offset: timezone() raised ValueError
+    "2026-01-01T00:00:00+99:99",
+    "2026-01-01T00:00:00+12:60",
+    "0001-01-01T00:00:00+14:00",   # before year 1 in UTC: astimezone() raised OverflowError
+    "9999-12-31T23:59:59-14:00",   # after 9999 in UTC
+    "2026-13-45", "2026-02-30", "0000-01-01", "yesterday", 2026, None,
+])
+def test_unreadable_dates_are_none(value):
+    assert parse_datetime(value) is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026", datetime(2026, 1, 1, tzinfo=UTC)),
+    ("2026-03", datetime(2026, 3, 1, tzinfo=UTC)),
+    ("2026-03-04T10:00:00+05:30", datetime(2026, 3, 4, 4, 30, tzinfo=UTC)),
+    ("2026-03-04T10:00:00-23:59", datetime(2026, 3, 5, 9, 59, tzinfo=UTC)),
+    ("0001-01-01T12:00:00+11:00", datetime(1, 1, 1, 1, 0, tzinfo=UTC)),
+])
+def test_readable_dates(value, expected):
+    assert parse_datetime(value) == expected
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), math.inf, -math.inf, math.nan, True, "5", None, [5]])
+def test_finite_number_refuses_what_a_float_cannot_hold(value):
+    assert finite_number(value) is None
+
+
+def test_finite_number_keeps_numbers():
+    assert finite_number(2**63) == float(2**63) and finite_number(-0.5) == -0.5
+
+
+def test_quantity_with_a_huge_integer_is_none():
+    # Regression: float(10**400) raised OverflowError in the IgG rule.
+    assert quantity({"valueQuantity": {"value": 10**400, "unit": "mg/dL"}}) is None
+    assert quantity({"valueQuantity": {"value": 350, "unit": "mg/dL"}}) == (350.0, "mg/dL")
+
+
+def test_status_of_ignores_non_strings():
+    # Regression: a list status made "status in {...}" raise TypeError (unhashable).
+    assert status_of({"status": ["final"]}) is None
+    assert status_of({"status": "final"}) == "final"
+
+
+@pytest.mark.parametrize("rid", [["x"], {"a": 1}, 5, True, ""])
+def test_with_usable_id_drops_ids_that_are_not_strings(rid):
+    resource = {"resourceType": "Condition", "id": rid, "code": {"text": "x"}}
+    assert with_usable_id(resource) == {"resourceType": "Condition", "code": {"text": "x"}}
+    assert resource["id"] == rid  # the input is not changed
+
+
+def test_with_usable_id_keeps_good_ids_without_copying():
+    resource = {"resourceType": "Condition", "id": "c1"}
+    assert with_usable_id(resource) is resource
