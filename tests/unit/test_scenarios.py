@@ -204,7 +204,7 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
-@pytest.mark.parametrize("name", ["seed-a", "igg-low", "repeat-8-weeks", "live-vaccine-recent"])
+@pytest.mark.parametrize("name", ["seed-a", "igg-low", "repeat-8-weeks", "live-vaccine-recent", "pv-overdue"])
 def test_damaged_chart_still_gets_cards(name, damage):
     outcome = run_scenario(name, edit=DAMAGE[damage])
     assert outcome.status == 200
