@@ -72,13 +72,17 @@ def http_table(workloads: list[Workload], workers: int, seconds: float, database
     return rows
 
 
-def stage_table(workloads: list[Workload], runs: int, fhir_url: str | None) -> None:
+def inprocess_app(fhir_url: str | None) -> Any:
+    """The service's Flask app for in-process timing (no audit database to wait on)."""
     from service import create_app
     from service.settings import Settings
 
-    settings = Settings.from_env({"CDS_JWT_REQUIRED": "false", "CDS_DATABASE_URL": "sqlite://",
-                                  "CDS_ALLOWED_FHIR_SERVERS": fhir_url or "", "CDS_LOG_LEVEL": "WARNING"})
-    app = create_app(settings)
+    return create_app(Settings.from_env({"CDS_JWT_REQUIRED": "false", "CDS_DATABASE_URL": "sqlite://",
+                                         "CDS_ALLOWED_FHIR_SERVERS": fhir_url or "", "CDS_LOG_LEVEL": "WARNING"}))
+
+
+def stage_table(workloads: list[Workload], runs: int, fhir_url: str | None) -> None:
+    app = inprocess_app(fhir_url)
     print(f"\n## In-process cost per stage (ms, p50 / p95 of {runs} calls; one thread)\n")
     print("| workload | " + " | ".join(STAGES) + " | total p50 | cards |\n|" + "---|" * (len(STAGES) + 3))
     results = []
@@ -165,12 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.memory_requests and "memory" in args.only:
             memory_table(workloads[1], args.memory_requests, database_url)
         if args.profile:
-            from service import create_app
-            from service.settings import Settings
-
-            app = create_app(Settings.from_env({"CDS_JWT_REQUIRED": "false", "CDS_DATABASE_URL": "sqlite://"}))
             heavy = next(w for w in workloads if w.name == "heavy order-sign")
-            Path(args.profile).write_text(profile_text(app, heavy, 50))
+            Path(args.profile).write_text(profile_text(inprocess_app(None), heavy, 50))
             print(f"\npyinstrument profile of the heavy chart written to {args.profile}")
         if args.json and rows:
             Path(args.json).write_text(json.dumps(rows, indent=1))

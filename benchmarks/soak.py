@@ -22,8 +22,8 @@ from typing import Any
 import requests
 
 from benchmarks.procs import SERVICE_APP, count_rows, gunicorn, pg_database_url
+from benchmarks.workloads import with_full_prefetch
 from fhir_fixtures import load_bundle, load_request
-from service.cli import bundle_to_prefetch
 
 MALFORMED: list[tuple[str, bytes, str]] = [
     ("invalid JSON", b'{"hook": "order-sign", ', "application/json"),
@@ -40,9 +40,7 @@ def _hook_bodies() -> list[tuple[str, dict[str, Any]]]:
     out = []
     for name, service in (("seed-a", "rituximab-order-sign"), ("seed-b", "rituximab-order-sign"),
                           ("pv-overdue", "rituximab-monitoring"), ("hbv-never-screened", "rituximab-order-sign")):
-        body = load_request(name, today)
-        body["prefetch"] = bundle_to_prefetch(load_bundle(name, today), body["context"]["patientId"])
-        out.append((service, body))
+        out.append((service, with_full_prefetch(load_request(name, today), load_bundle(name, today), name)))
     return out
 
 

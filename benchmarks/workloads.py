@@ -28,7 +28,7 @@ class Workload:
         return SERVICE_OF_HOOK[self.body["hook"]]
 
 
-def _with_prefetch(request: dict[str, Any], bundle: dict[str, Any], patient_id: str) -> dict[str, Any]:
+def with_full_prefetch(request: dict[str, Any], bundle: dict[str, Any], patient_id: str) -> dict[str, Any]:
     body = copy.deepcopy(request)
     # What an EHR that cannot filter Observations by code would send: the whole chart.
     body["prefetch"] = bundle_to_prefetch(bundle, patient_id)
@@ -52,15 +52,15 @@ def build_workloads(fhir_base_url: str | None) -> list[Workload]:
     today = datetime.now(UTC).date()
     out = []
     for name in ("seed-a", "seed-b"):
-        body = _with_prefetch(load_request(name, today), load_bundle(name, today), name)
+        body = with_full_prefetch(load_request(name, today), load_bundle(name, today), name)
         out.append(Workload(f"{name} order-sign", f"full prefetch ({_counts(body)})", body))
     heavy = shift_dates(heavy_requests(), today)
-    sign = _with_prefetch(heavy["order-sign"], heavy["bundle"], HEAVY_ID)
+    sign = with_full_prefetch(heavy["order-sign"], heavy["bundle"], HEAVY_ID)
     out.append(Workload("heavy order-sign", f"full prefetch ({_counts(sign)})", sign))
     if fhir_base_url:
         bare = copy.deepcopy(heavy["order-sign"])
         bare["fhirServer"] = fhir_base_url
         out.append(Workload("heavy order-sign, no prefetch", "8 queries to sekmet-fhir", bare))
-    view = _with_prefetch(heavy["patient-view"], heavy["bundle"], HEAVY_ID)
+    view = with_full_prefetch(heavy["patient-view"], heavy["bundle"], HEAVY_ID)
     out.append(Workload("heavy patient-view", f"full prefetch ({_counts(view)})", view))
     return out

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.loopback_server import running
+
 OPERATION_OUTCOME = {"resourceType": "OperationOutcome",
                      "issue": [{"severity": "error", "code": "exception", "diagnostics": "injected fault"}]}
 
@@ -100,14 +102,8 @@ def faulty_fhir_server(hang_seconds: float = 3.0) -> Iterator[_FaultServer]:
     """Serve faults on 127.0.0.1 (free port) until the block ends."""
     server = _FaultServer(("127.0.0.1", 0), _Handler)
     server.hang_seconds = hang_seconds
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def base_url(server: _FaultServer, fault: str) -> str:

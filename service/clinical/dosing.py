@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from service.clinical import labs
@@ -86,22 +87,21 @@ class BodySize:
     evidence: tuple[Evidence, ...]
 
 
+def _latest_measure(record: PatientRecord, codes: tuple[str, ...], to_unit: Callable[[float, str], float | None],
+                    low: float, high: float, label: str) -> tuple[float, Evidence] | None:
+    """The newest result of ``codes`` converted by ``to_unit`` and within [low, high] (implausible ones skipped)."""
+    for result in labs.results(record, codes):
+        q = quantity(result.resource)
+        if q and (value := to_unit(*q)) and low <= value <= high:
+            return value, labs.evidence(record, result, label)
+    return None
+
+
 def body_surface_area(record: PatientRecord) -> BodySize | None:
     """Mosteller BSA, sqrt(height cm x weight kg / 3600), from the latest measurements."""
-    height = weight = None
-    evidence = []
-    for result in labs.results(record, HEIGHT_LOINC):
-        q = quantity(result.resource)
-        if q and (cm := _in_cm(*q)) and 30 <= cm <= 250:
-            height = cm
-            evidence.append(labs.evidence(record, result, "Body height"))
-            break
-    for result in labs.results(record, WEIGHT_LOINC):
-        q = quantity(result.resource)
-        if q and (kg := _in_kg(*q)) and 1 <= kg <= 400:
-            weight = kg
-            evidence.append(labs.evidence(record, result, "Body weight"))
-            break
+    height = _latest_measure(record, HEIGHT_LOINC, _in_cm, 30, 250, "Body height")
+    weight = _latest_measure(record, WEIGHT_LOINC, _in_kg, 1, 400, "Body weight")
     if height is None or weight is None:
         return None
-    return BodySize(round(math.sqrt(height * weight / 3600), 2), tuple(evidence))
+    (height_cm, height_evidence), (weight_kg, weight_evidence) = height, weight
+    return BodySize(round(math.sqrt(height_cm * weight_kg / 3600), 2), (height_evidence, weight_evidence))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -35,18 +35,11 @@ def pg_schema() -> Iterator[str]:
 @contextmanager
 def make_store(kind: str, tmp_path: Path) -> Iterator[tuple[Store, str]]:
     """(migrated store, its database URL)."""
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-        store = Store(make_engine(url))
-        store.migrate()
-        try:
-            yield store, url
-        finally:
-            store.close()
-            store.engine.dispose()
-        return
-    with pg_schema() as schema:
-        url = pg_url(schema)
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        else:
+            url = pg_url(stack.enter_context(pg_schema()))
         store = Store(make_engine(url))
         store.migrate()
         try:
