@@ -15,7 +15,7 @@ from typing import Any
 
 from cards.model import SOURCE_LABEL, TOPIC_SYSTEM, Card, Coding, OverrideReason, Source, Suggestion
 from cards.render import render, template_exists
-from cards.suggestions import CardContext, order_suggestions
+from cards.suggestions import CardContext, finding_suggestions
 from service.clinical.findings import Finding
 from service.knowledge import citations, load
 
@@ -89,7 +89,7 @@ def finding_card(finding: Finding, ctx: CardContext) -> Card:
     """The generic card for one finding."""
     if finding.severity == "pass":
         raise ValueError("a pass finding has no card of its own")
-    suggestions = order_suggestions(finding.orders, ctx)
+    suggestions = finding_suggestions(finding, ctx)
     if finding.rule_id in _EXTRA_SUGGESTIONS:
         suggestions += _EXTRA_SUGGESTIONS[finding.rule_id](finding, ctx)
     return Card(

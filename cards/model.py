@@ -15,6 +15,7 @@ ValidationError is a ValueError), so an invalid card can never be built:
 
 from __future__ import annotations
 
+import json
 import uuid as uuid_mod
 from typing import Any, Literal
 
@@ -24,6 +25,8 @@ from service.clinical.findings import TOPICS
 
 TOPIC_SYSTEM = "urn:rituximab-cds:topic"
 SOURCE_LABEL = "Rituximab CDS"
+#: The fields that say what a created resource orders (two creates alike in these are duplicates)
+_WHAT = ("resourceType", "code", "medicationCodeableConcept", "performerType")
 
 
 def _new_uuid() -> str:
@@ -141,6 +144,11 @@ class Card(_Model):
     def _selection_behavior(self) -> Card:
         if self.suggestions and self.selectionBehavior is None:
             raise ValueError("selectionBehavior is required when a card has suggestions")
+        created = [json.dumps({k: v for k, v in a.resource.items() if k in _WHAT}, sort_keys=True)
+                   for s in self.suggestions for a in s.actions if a.type == "create" and a.resource]
+        if len(created) != len(set(created)):
+            # "any" lets the clinician accept every suggestion: each order must exist once.
+            raise ValueError("two suggestions of one card create the same resource")
         if self.selectionBehavior == "at-most-one":
             if sum(1 for s in self.suggestions if s.isRecommended) > 1:
                 raise ValueError("only one suggestion may be recommended with at-most-one")

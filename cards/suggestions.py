@@ -1,7 +1,11 @@
 """Suggestions that do the work: FHIR resources to create, per CDS Hooks 2.0.
 
-Missing tests become ``create`` actions of R4 ServiceRequests (draft, order,
-LOINC-coded, subject the patient, requester the user from the context).
+A finding's tests become one suggestion ordering all of them (draft R4
+ServiceRequests, LOINC-coded); a referral becomes its own suggestion; each
+drug becomes its own suggestion (a draft R4 MedicationRequest, RxNorm-coded,
+with the dose its source gives).  No two suggestions of a card create the
+same thing: with ``selectionBehavior: any`` a clinician may accept all of
+them, and each order must then exist once.  Drugs never join the lab bundle.
 """
 
 from __future__ import annotations
@@ -10,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from cards.model import Action, Suggestion
-from service.clinical.findings import OrderSuggestion
+from service.clinical.findings import Finding, MedicationSuggestion, OrderSuggestion, ReferralSuggestion
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+SNOMED = "http://snomed.info/sct"
+#: SNOMED CT "Laboratory procedure" and "Patient referral" (FHIR ServiceRequest category examples)
+LAB_CATEGORY = {"system": SNOMED, "code": "108252007", "display": "Laboratory procedure"}
+REFERRAL_CODE = {"system": SNOMED, "code": "3457005", "display": "Patient referral"}
+#: SNOMED CT route codes for Dosage.route (26643006 Oral route)
+_ROUTES = {"oral": {"system": SNOMED, "code": "26643006", "display": "Oral route"}}
 
 
 @dataclass(frozen=True)
@@ -24,62 +36,73 @@ class CardContext:
     today: str | None = None
 
 
-def service_request(order: OrderSuggestion, ctx: CardContext) -> dict[str, Any]:
-    """A draft R4 ServiceRequest for one test."""
-    resource: dict[str, Any] = {
-        "resourceType": "ServiceRequest",
-        "status": "draft",
-        "intent": "order",
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://snomed.info/sct",
-                        "code": "108252007",
-                        "display": "Laboratory procedure",
-                    }
-                ]
-            }
-        ],
-        "code": {
-            "coding": [{"system": order.system, "code": order.code, "display": order.display}],
-            "text": order.display,
-        },
-        "subject": {"reference": f"Patient/{ctx.patient_id}"},
-    }
+def _draft(resource_type: str, ctx: CardContext, reason: str | None, requester_key: str) -> dict[str, Any]:
+    """The fields every suggested draft order shares."""
+    resource: dict[str, Any] = {"resourceType": resource_type, "status": "draft", "intent": "order",
+                                "subject": {"reference": f"Patient/{ctx.patient_id}"}}
     if ctx.encounter_id:
         resource["encounter"] = {"reference": f"Encounter/{ctx.encounter_id}"}
     if ctx.user_id and ctx.user_id.split("/")[0] in ("Practitioner", "PractitionerRole"):
-        resource["requester"] = {"reference": ctx.user_id}
+        resource[requester_key] = {"reference": ctx.user_id}
     if ctx.today:
         resource["authoredOn"] = ctx.today
-    if order.reason:
-        resource["reasonCode"] = [{"text": order.reason}]
+    if reason:
+        resource["reasonCode"] = [{"text": reason}]
     return resource
 
 
-def order_suggestions(orders: tuple[OrderSuggestion, ...], ctx: CardContext) -> list[Suggestion]:
-    """One recommended suggestion ordering everything, then one per test.
+def service_request(order: OrderSuggestion, ctx: CardContext) -> dict[str, Any]:
+    """A draft R4 ServiceRequest for one test."""
+    return {**_draft("ServiceRequest", ctx, order.reason, "requester"),
+            "category": [{"coding": [LAB_CATEGORY]}],
+            "code": {"coding": [{"system": order.system, "code": order.code, "display": order.display}],
+                     "text": order.display}}
 
-    With a single test there is only the one suggestion.  The card uses
-    ``selectionBehavior: any`` so a clinician may pick the bundle or a subset.
-    """
+
+def referral_request(referral: ReferralSuggestion, ctx: CardContext) -> dict[str, Any]:
+    """A draft R4 ServiceRequest referring the patient to a specialty."""
+    return {**_draft("ServiceRequest", ctx, referral.reason, "requester"),
+            "code": {"coding": [REFERRAL_CODE], "text": referral.display},
+            "performerType": {"text": referral.specialty}}
+
+
+def medication_request(med: MedicationSuggestion, ctx: CardContext) -> dict[str, Any]:
+    """A draft R4 MedicationRequest with the dose the source gives."""
+    dosage: dict[str, Any] = {
+        "text": med.dosage_text,
+        "timing": {"repeat": {"frequency": med.times_per_period, "period": med.period_days, "periodUnit": "d"}},
+        "doseAndRate": [{"doseQuantity": {"value": med.dose_value, "unit": med.dose_unit}}],
+    }
+    if med.route in _ROUTES:
+        dosage["route"] = {"coding": [_ROUTES[med.route]]}
+    return {**_draft("MedicationRequest", ctx, med.reason, "requester"),
+            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": med.rxnorm, "display": med.display}],
+                                          "text": med.display},
+            "dosageInstruction": [dosage]}
+
+
+def _names(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def order_suggestions(orders: tuple[OrderSuggestion, ...], ctx: CardContext) -> list[Suggestion]:
+    """One recommended suggestion ordering every missing test, once each."""
     unique = list({o.code: o for o in orders}.values())
     if not unique:
         return []
-    actions = [
-        Action(type="create", description=f"Order {o.display}", resource=service_request(o, ctx))
-        for o in unique
-    ]
-    if len(unique) == 1:
-        return [Suggestion(label=f"Order {unique[0].display}", isRecommended=True, actions=actions)]
-    everything = Suggestion(
-        label="Order all: " + ", ".join(o.display for o in unique),
-        isRecommended=True,
-        actions=actions,
-    )
-    singles = [
-        Suggestion(label=f"Order {o.display} only", actions=[a])
-        for o, a in zip(unique, actions, strict=True)
-    ]
-    return [everything, *singles]
+    actions = [Action(type="create", description=f"Order {o.display}", resource=service_request(o, ctx))
+               for o in unique]
+    return [Suggestion(label="Order " + _names([o.display for o in unique]), isRecommended=True, actions=actions)]
+
+
+def finding_suggestions(finding: Finding, ctx: CardContext) -> list[Suggestion]:
+    """Every suggestion of one finding: tests, then referrals, then drugs (each its own)."""
+    out = order_suggestions(finding.orders, ctx)
+    out += [Suggestion(label=r.display, isRecommended=True,
+                       actions=[Action(type="create", description=r.display, resource=referral_request(r, ctx))])
+            for r in finding.referrals]
+    out += [Suggestion(label=f"Prescribe {m.dosage_text}", isRecommended=m.recommended or None,
+                       actions=[Action(type="create", description=f"Prescribe {m.display}",
+                                       resource=medication_request(m, ctx))])
+            for m in finding.medications]
+    return out

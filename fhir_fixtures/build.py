@@ -37,6 +37,7 @@ IVIG = ("5666", "immunoglobulin G")
 METHOTREXATE = ("6851", "methotrexate")
 ADALIMUMAB = ("327361", "adalimumab")
 ENTECAVIR = ("306266", "entecavir")
+TMP_SMX = ("198334", "sulfamethoxazole 400 MG / trimethoprim 80 MG Oral Tablet")
 
 
 class Chart:
@@ -124,7 +125,8 @@ class Chart:
             "dosage": {"dose": {"value": grams, "unit": "g", "system": UCUM, "code": "g"}},
         })
 
-    def allergy(self, code: tuple[str, str], criticality: str, manifestation: tuple[str, str] | None) -> None:
+    def allergy(self, code: tuple[str, str], criticality: str, manifestation: tuple[str | None, str] | None,
+                severity: str = "severe") -> None:
         a: dict[str, Any] = {
             "resourceType": "AllergyIntolerance", "id": self._id("allergy"),
             "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
@@ -134,8 +136,9 @@ class Chart:
             "patient": self.subject(), "recordedDate": days_before(200),
         }
         if manifestation:
-            a["reaction"] = [{"manifestation": [{"coding": [{"system": SNOMED, "code": manifestation[0], "display": manifestation[1]}]}],
-                              "severity": "severe"}]
+            coded = [{"system": SNOMED, "code": manifestation[0], "display": manifestation[1]}] if manifestation[0] else []
+            a["reaction"] = [{"manifestation": [{"coding": coded, "text": manifestation[1]} if coded else {"text": manifestation[1]}],
+                              "severity": severity}]
         self.resources.append(a)
 
     def immunization(self, cvx: tuple[str, str], days: int) -> None:
@@ -241,6 +244,10 @@ GPA = (("M31.31", "Wegener's granulomatosis with renal involvement"), ("19535300
 HTN = (("I10", "Essential (primary) hypertension"), None)
 OA = (("M17.0", "Bilateral primary osteoarthritis of knee"), None)
 LTBI = (("Z22.7", "Latent tuberculosis"), None)
+CHRONIC_HBV = (("B18.1", "Chronic viral hepatitis B without delta-agent"), ("61977001", "Chronic type B viral hepatitis"))
+PNEUMONIA = (("J18.9", "Pneumonia, unspecified organism"), ("233604007", "Pneumonia"))
+PV = (("L10.0", "Pemphigus vulgaris"), ("49420001", "Pemphigus vulgaris"))
+PREGNANT = (("Z33.1", "Pregnant state, incidental"), ("77386006", "Pregnant"))
 
 
 def ra_patient(pid: str, **labs: Any) -> Chart:
@@ -382,6 +389,54 @@ def build() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     s = ra_patient("rituximab-anaphylaxis")
     s.allergy(("121191", "rituximab"), "high", ("39579001", "Anaphylaxis"))
     out["rituximab-anaphylaxis"] = (s.bundle(), ra_order("rituximab-anaphylaxis"))
+
+    # Second review (issue 12): charts where the label names a danger.
+    s = ra_patient("hbv-dna-detectable", hbv=False)
+    s.lab("5196-1", "Hepatitis B virus surface Ag [Presence] in Serum or Plasma by Immunoassay", 30, concept=NEG)
+    s.lab("16933-4", "Hepatitis B virus core Ab [Presence] in Serum", 30, concept=POS)
+    s.lab("42595-9", "Hepatitis B virus DNA [Units/volume] (viral load) in Serum or Plasma by NAA with probe detection",
+          10, 420, "[IU]/mL")
+    out["hbv-dna-detectable"] = (s.bundle(), ra_order("hbv-dna-detectable"))
+
+    s = ra_patient("hbv-problem-list", hbv=False)
+    s.condition(*CHRONIC_HBV, onset_days=4000)
+    out["hbv-problem-list"] = (s.bundle(), ra_order("hbv-problem-list"))
+
+    # Pemphigus vulgaris, 31 years old, first course, positive hCG and a pregnancy on the problem list.
+    s = Chart("pregnant-pemphigus", "1995-05-14", "female", "Haddad", "Lina")
+    s.condition(*PV, onset_days=200)
+    s.condition(*PREGNANT, onset_days=40)
+    s.med_statement(PREDNISONE, "active", 180, dose="40 mg daily, tapering")
+    s.baseline_labs()
+    s.lab("2106-3", "Choriogonadotropin (pregnancy test) [Presence] in Urine", 12, concept=POS)
+    s.body_size(166, 60)
+    out["pregnant-pemphigus"] = (s.bundle(), order_sign("pregnant-pemphigus", [
+        draft_order("pregnant-pemphigus", RITUXAN, 1000, count=2, period_days=14, reason=PV[0])], "pregnant-pv"))
+
+    # RA maintenance course nine days after a pneumonia was diagnosed.
+    s = ra_patient("pneumonia-maintenance")
+    s.infusion(RITUXAN, 196, 1000)
+    s.infusion(RITUXAN, 182, 1000)
+    s.condition(*PNEUMONIA, onset_days=9)
+    out["pneumonia-maintenance"] = (s.bundle(), ra_order("pneumonia-maintenance"))
+
+    # GPA induction with trimethoprim-sulfamethoxazole already on the list: no PJP card.
+    g = Chart("gpa-pjp-prophylaxis", "1961-03-21", "female", "Moreau", "Claire")
+    g.condition(*GPA, onset_days=30)
+    g.med_statement(PREDNISONE, "active", 28, dose="60 mg daily")
+    g.med_statement(TMP_SMX, "active", 20, dose="1 tablet daily")
+    g.baseline_labs()
+    g.body_size(170, 72)
+    out["gpa-pjp-prophylaxis"] = (g.bundle(), order_sign("gpa-pjp-prophylaxis", [
+        draft_order("gpa-pjp-prophylaxis", RITUXAN, 375, unit="mg/m2", count=4, period_days=7)], "gpa-pjp"))
+
+    # A moderate infusion reaction (flushing) recorded with the EHR's default criticality "high".
+    s = ra_patient("reaction-moderate-high-criticality")
+    s.infusion(RITUXAN, 196, 1000)
+    s.infusion(RITUXAN, 182, 1000)
+    s.allergy(("121191", "rituximab"), "high", (None, "Flushing and chills during the infusion"),
+              severity="moderate")
+    out["reaction-moderate-high-criticality"] = (s.bundle(), ra_order("reaction-moderate-high-criticality"))
 
     # --- patient-view ---
     v = Chart("pv-overdue", "1966-03-03", "female", "Silva", "Ana")

@@ -69,7 +69,7 @@ def record(*resources: dict[str, Any], now: datetime = NOW) -> PatientRecord:
     for r in resources:
         by_type.setdefault(r["resourceType"], []).append(r)
     return PatientRecord(
-        patient_id="p1", now=now,
+        patient_id="p1", now=now, patient=(by_type.get("Patient") or [None])[0],
         conditions=tuple(by_type.get("Condition", [])),
         observations=tuple(by_type.get("Observation", [])),
         medication_statements=tuple(by_type.get("MedicationStatement", [])),
@@ -77,7 +77,7 @@ def record(*resources: dict[str, Any], now: datetime = NOW) -> PatientRecord:
         medication_administrations=tuple(by_type.get("MedicationAdministration", [])),
         allergies=tuple(by_type.get("AllergyIntolerance", [])),
         immunizations=tuple(by_type.get("Immunization", [])),
-        origins={k: "prefetch" for k in ("conditions", "observations", "medicationStatements",
+        origins={k: "prefetch" for k in ("patient", "conditions", "observations", "medicationStatements",
                                          "medicationRequests", "medicationAdministrations", "allergies",
                                          "immunizations")},
     )
@@ -99,3 +99,8 @@ def rituximab_order(dose: float = 1000, unit: str = "mg", count: int | None = No
     if reason:
         req["reasonCode"] = [{"coding": [{"system": ICD10, "code": reason}]}]
     return OrderUnderReview(request=req, product_key=product_key, matched_by="text")
+
+
+def patient(gender: str, age_years: int) -> dict[str, Any]:
+    born = NOW.date().replace(year=NOW.year - age_years) - timedelta(days=30)
+    return {"resourceType": "Patient", "id": "p1", "gender": gender, "birthDate": born.isoformat()}

@@ -34,3 +34,35 @@ def run_scenario(name: str, request_name: str | None = None, policy: Policy | No
 
 def topics(outcome: HookOutcome) -> set[tuple[str, str]]:
     return {(c.topic, c.indicator) for c in outcome.cards}
+
+
+#: (topic, indicator) of every card each fixture scenario must give (fhir_fixtures/build.py says why)
+EXPECTED = {
+    "seed-a": {("indication", "info")},
+    # First course, 44 years old, no pregnancy test on file: the label's contraception advisory.
+    "seed-b": {("indication", "info"), ("immunoglobulins", "info"), ("pregnancy", "info")},
+    "pm-first-line": {("indication", "warning")},
+    "ra-labeled": {("indication", "info")},
+    "gpa-mg-m2": {("indication", "info"), ("infection", "warning")},  # no PJP prophylaxis (label)
+    "gpa-pjp-prophylaxis": {("indication", "info")},
+    "no-indication": {("indication", "warning")},
+    "hycela-myositis": {("indication", "warning")},
+    "repeat-8-weeks": {("indication", "info"), ("dosing", "warning")},
+    "dose-2000mg": {("indication", "info"), ("dosing", "warning")},
+    "hbsag-positive-untreated": {("indication", "info"), ("hbv", "critical")},
+    "hbsag-positive-entecavir": {("indication", "info"), ("hbv", "warning")},
+    "hbv-never-screened": {("indication", "info"), ("hbv", "warning")},
+    "igg-low": {("indication", "info"), ("immunoglobulins", "warning")},
+    "igg-missing-continuing": {("indication", "info"), ("immunoglobulins", "warning")},
+    "latent-tb-untreated": {("indication", "info"), ("tb", "warning")},
+    "live-vaccine-recent": {("indication", "info"), ("vaccination", "warning")},
+    "rituximab-anaphylaxis": {("indication", "info"), ("hypersensitivity", "critical")},
+    "reaction-moderate-high-criticality": {("indication", "info"), ("hypersensitivity", "warning")},
+    "hbv-dna-detectable": {("indication", "info"), ("hbv", "critical")},
+    "hbv-problem-list": {("indication", "info"), ("hbv", "critical")},
+    "pregnant-pemphigus": {("indication", "info"), ("pregnancy", "warning")},
+    "pneumonia-maintenance": {("indication", "info"), ("infection", "warning")},
+    "pv-overdue": {("immunoglobulins", "warning"), ("cbc", "warning"), ("course-schedule", "warning")},
+    "pv-never-rituximab": set(),
+}
+

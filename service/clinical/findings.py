@@ -25,6 +25,8 @@ TOPICS: tuple[str, ...] = (
     "cbc",
     "vaccination",
     "hypersensitivity",
+    "pregnancy",
+    "infection",
     "course-schedule",
     "data-access",
 )
@@ -54,6 +56,35 @@ class OrderSuggestion:
 
 
 @dataclass(frozen=True)
+class MedicationSuggestion:
+    """A drug the rule suggests prescribing (becomes a draft MedicationRequest create).
+
+    Only where a cited source names the drug and its dose; ``recommended``
+    only where that source says "recommended" (CDS Hooks ``isRecommended``).
+    """
+
+    rxnorm: str
+    display: str
+    dosage_text: str
+    dose_value: float
+    dose_unit: str
+    times_per_period: int
+    period_days: int
+    route: str
+    reason: str | None = None
+    recommended: bool = False
+
+
+@dataclass(frozen=True)
+class ReferralSuggestion:
+    """A specialist the rule suggests involving (becomes a referral ServiceRequest)."""
+
+    specialty: str  # e.g. "hepatology"
+    display: str  # e.g. "Referral to hepatology"
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     """The outcome of one rule for one patient (and order, if any).
 
@@ -73,6 +104,8 @@ class Finding:
     missing: tuple[str, ...] = ()
     citations: tuple[str, ...] = ()
     orders: tuple[OrderSuggestion, ...] = ()
+    medications: tuple[MedicationSuggestion, ...] = ()
+    referrals: tuple[ReferralSuggestion, ...] = ()
     #: codes of knowledge/override_reasons.yaml that make sense for this finding
     override_reasons: tuple[str, ...] = ()
 

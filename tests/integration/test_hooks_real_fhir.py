@@ -24,6 +24,7 @@ from tests.cds_schema import assert_valid
 from tests.conftest import make_settings
 from tests.integration.ehr import fill_prefetch, server_timing
 from tests.integration.live import serve_in_thread
+from tests.scenarios import EXPECTED
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +146,26 @@ def test_fixtures_are_searchable_with_paging(http, fhir_base_url):
     assert resp["total"] == 1
     page = http.get(f"{fhir_base_url}/Observation?patient=seed-a&_count=2", timeout=10).json()
     assert any(link["relation"] == "next" for link in page["link"])
+
+
+#: Charts of the second clinical review (issue 12): one per new safety check.
+SAFETY_DEPTH = ["hbv-dna-detectable", "hbv-problem-list", "pregnant-pemphigus", "pneumonia-maintenance",
+                "gpa-mg-m2", "gpa-pjp-prophylaxis", "reaction-moderate-high-criticality"]
+
+
+@pytest.mark.parametrize("prefetch", [False, True], ids=["queried", "prefetched"])
+@pytest.mark.parametrize("name", SAFETY_DEPTH)
+def test_safety_depth_cards_from_the_real_server(name, prefetch, http, service_url, fhir_base_url):
+    body = with_fhir(load_request(name, TODAY), fhir_base_url)
+    if prefetch:
+        body["prefetch"] = fill_prefetch(http, fhir_base_url, prefetch_templates(), body["context"]["patientId"])
+    resp = post(http, service_url, body)
+    assert resp.status_code == 200, resp.text
+    cards = resp.json()["cards"]
+    assert {(c["source"]["topic"]["code"], c["indicator"]) for c in cards} == EXPECTED[name]
+    for card in cards:
+        created = [a["resource"]["resourceType"] for s in card.get("suggestions", []) for a in s["actions"]]
+        if card["source"]["topic"]["code"] == "hbv":
+            assert "MedicationRequest" in created and "ServiceRequest" in created  # antivirals, hepatology
+        if name == "gpa-mg-m2" and card["source"]["topic"]["code"] == "infection":
+            assert created == ["MedicationRequest"] and card["suggestions"][0]["isRecommended"] is True

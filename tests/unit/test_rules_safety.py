@@ -214,7 +214,8 @@ def allergy(text, criticality="low", manifestation=None):
 
 def test_reactions():
     assert one(prior_reaction(record(allergy("Rituximab", manifestation="anaphylaxis")), ORDER, P)).severity == "critical"
-    assert one(prior_reaction(record(allergy("rituxan", criticality="high")), ORDER, P)).severity == "critical"
+    # criticality "high" is often an EHR default: it does not grade the card (test_rules_safety_depth.py)
+    assert one(prior_reaction(record(allergy("rituxan", criticality="high")), ORDER, P)).severity == "warning"
     assert one(prior_reaction(record(allergy("rituximab", manifestation="rigors")), ORDER, P)).severity == "warning"
     assert one(prior_reaction(record(allergy("murine proteins")), ORDER, P)).severity == "warning"
     assert prior_reaction(record(allergy("penicillin", criticality="high")), ORDER, P) == []

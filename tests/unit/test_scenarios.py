@@ -6,33 +6,12 @@ import base64
 
 import pytest
 from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from fhir_fixtures import load_bundle, scenario_names
 from tests.cds_schema import assert_valid
-from tests.scenarios import run_scenario, topics
-
-EXPECTED = {
-    "seed-a": {("indication", "info")},
-    "seed-b": {("indication", "info"), ("immunoglobulins", "info")},
-    "pm-first-line": {("indication", "warning")},
-    "ra-labeled": {("indication", "info")},
-    "gpa-mg-m2": {("indication", "info")},
-    "no-indication": {("indication", "warning")},
-    "hycela-myositis": {("indication", "warning")},
-    "repeat-8-weeks": {("indication", "info"), ("dosing", "warning")},
-    "dose-2000mg": {("indication", "info"), ("dosing", "warning")},
-    "hbsag-positive-untreated": {("indication", "info"), ("hbv", "critical")},
-    "hbsag-positive-entecavir": {("indication", "info"), ("hbv", "warning")},
-    "hbv-never-screened": {("indication", "info"), ("hbv", "warning")},
-    "igg-low": {("indication", "info"), ("immunoglobulins", "warning")},
-    "igg-missing-continuing": {("indication", "info"), ("immunoglobulins", "warning")},
-    "latent-tb-untreated": {("indication", "info"), ("tb", "warning")},
-    "live-vaccine-recent": {("indication", "info"), ("vaccination", "warning")},
-    "rituximab-anaphylaxis": {("indication", "info"), ("hypersensitivity", "critical")},
-    "pv-overdue": {("immunoglobulins", "warning"), ("cbc", "warning"), ("course-schedule", "warning")},
-    "pv-never-rituximab": set(),
-}
+from tests.scenarios import EXPECTED, run_scenario, topics
 
 
 def test_every_scenario_has_an_expectation():
@@ -71,7 +50,8 @@ def test_suggested_resources_are_valid_fhir_r4(name):
         for suggestion in card.suggestions:
             for action in suggestion.actions:
                 resource = action.resource
-                model = {"ServiceRequest": ServiceRequest, "DocumentReference": DocumentReference}[
+                model = {"ServiceRequest": ServiceRequest, "DocumentReference": DocumentReference,
+                         "MedicationRequest": MedicationRequest}[
                     resource["resourceType"]]
                 model.model_validate(resource)
                 if resource["resourceType"] == "ServiceRequest":

@@ -20,7 +20,7 @@ from service.clinical.findings import Evidence, Finding, OrderSuggestion
 from service.clinical.policy import Policy
 from service.clinical.record import PatientRecord
 from service.clinical.rituximab_history import Dose, courses, prior_doses
-from service.clinical.rules.safety import cfg, months, order_of, test_codes
+from service.clinical.rules.safety._common import cfg, months, order_of, test_codes
 
 MED_SECTIONS = ("medicationStatements", "medicationRequests", "medicationAdministrations")
 

@@ -1,0 +1,159 @@
+"""What every safety rule shares: its knowledge data, a finding builder, and record helpers.
+
+Windows, thresholds, value sets and test codes are in knowledge/safety.yaml,
+each with its source; rules read them through :func:`cfg`, never hard-code them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from service.clinical.fhir_values import codings, condition_is_active, effective_datetime, is_entered_in_error
+from service.clinical.findings import (
+    Evidence,
+    Finding,
+    MedicationSuggestion,
+    OrderSuggestion,
+    ReferralSuggestion,
+    Severity,
+)
+from service.clinical.medications import MedicationUse, uses_of_class
+from service.clinical.record import OrderUnderReview, PatientRecord, Resource
+from service.clinical.rituximab_history import prior_doses
+from service.knowledge import load
+
+MED_SECTIONS = ("medicationStatements", "medicationRequests", "medicationAdministrations")
+
+
+def cfg(section: str) -> dict[str, Any]:
+    """One section of knowledge/safety.yaml."""
+    section_data: dict[str, Any] = load("safety")[section]
+    return section_data
+
+
+def test_codes(key: str) -> list[str]:
+    """The LOINC codes of ``tests.<key>`` (sibling codes of one test)."""
+    return cfg("tests")[key]["loinc"]
+
+
+def order_of(key: str, reason: str | None = None) -> OrderSuggestion:
+    """The orderable test for ``tests.<key>`` of knowledge/safety.yaml."""
+    spec = cfg("tests")[key]["order"]
+    return OrderSuggestion(code=spec["code"], display=spec["display"], reason=reason)
+
+
+def medication_of(key: str, reason: str | None = None, recommended: bool = False) -> MedicationSuggestion:
+    """A draft prescription from ``suggested_medications.<key>`` of knowledge/safety.yaml."""
+    spec = cfg("suggested_medications")[key]
+    return MedicationSuggestion(
+        rxnorm=spec["rxnorm"],
+        display=spec["display"],
+        dosage_text=spec["dosage_text"],
+        dose_value=spec["dose"]["value"],
+        dose_unit=spec["dose"]["unit"],
+        times_per_period=spec["timing"]["frequency"],
+        period_days=spec["timing"]["period_days"],
+        route=spec["route"],
+        reason=reason,
+        recommended=recommended,
+    )
+
+
+def referral_of(key: str, reason: str | None = None) -> ReferralSuggestion:
+    """A referral from ``referrals.<key>`` of knowledge/safety.yaml."""
+    spec = cfg("referrals")[key]
+    return ReferralSuggestion(specialty=spec["specialty"], display=spec["display"], reason=reason)
+
+
+def months(n: float) -> timedelta:
+    return timedelta(days=round(n * 30.44))
+
+
+@dataclass(frozen=True)
+class RuleOutput:
+    """Builds the findings of one rule: id, version and topic said once, per rule.
+
+    ``RuleOutput("safety.hbv", "hbv", "2").finding("critical", "...", facts=...)``
+    """
+
+    rule_id: str
+    topic: str
+    version: str = "1"
+
+    def finding(self, severity: Severity, summary: str, **details: Any) -> Finding:
+        for key in ("evidence", "missing", "citations", "orders", "medications", "referrals", "override_reasons"):
+            if key in details:
+                details[key] = tuple(details[key])
+        return Finding(self.rule_id, self.version, self.topic, severity, summary, **details)
+
+
+def ivig_dates(record: PatientRecord) -> list[datetime]:
+    """When IVIG was given (administrations, or statement/request starts), newest first."""
+    out = [u.start for u in uses_of_class(record, "ivig") if u.start]
+    return sorted(out, reverse=True)
+
+
+def after_ivig(record: PatientRecord, when: datetime | None, window: timedelta) -> datetime | None:
+    """The IVIG dose that ``when`` follows within ``window`` (None if none)."""
+    if when is None:
+        return None
+    for given in ivig_dates(record):
+        if timedelta(0) <= when - given <= window:
+            return given
+    return None
+
+
+def on_rituximab(record: PatientRecord, order: OrderUnderReview | None = None) -> bool:
+    """True when rituximab was given or prescribed before (this order excluded)."""
+    exclude = frozenset(x for x in ((order.request.get("id") if order else None),) if x)
+    return bool(prior_doses(record, exclude))
+
+
+def medication_evidence(record: PatientRecord, use: MedicationUse) -> Evidence:
+    return Evidence(
+        use.resource_type,
+        use.resource_id,
+        use.name,
+        "current" if use.active else use.status,
+        use.start.date().isoformat() if use.start else None,
+        origin=record.origin_of(use.resource_type),
+    )
+
+
+def condition_evidence(record: PatientRecord, condition: Resource, label: str, code: str | None = None) -> Evidence:
+    when = effective_datetime(condition)
+    return Evidence(
+        "Condition",
+        condition.get("id"),
+        label,
+        None,
+        when.date().isoformat() if when else None,
+        code=code,
+        origin=record.origin_of("Condition"),
+    )
+
+
+def matching_conditions(
+    record: PatientRecord, icd10_prefixes: list[str], snomed: list[str]
+) -> list[tuple[Resource, str, str]]:
+    """Active conditions coded with one of the ICD-10-CM prefixes or SNOMED codes.
+
+    Returns (condition, "system|code", display).  ICD-10-CM is hierarchical, so
+    a prefix (``O09``) names every code below it; SNOMED codes match exactly.
+    """
+    prefixes = tuple(p.upper() for p in icd10_prefixes)
+    wanted = set(snomed)
+    out = []
+    for c in record.conditions:
+        if is_entered_in_error(c) or not condition_is_active(c):
+            continue
+        for system, code, display in codings(c.get("code")):
+            if (system.endswith("icd-10-cm") or not system) and code.upper().startswith(prefixes):
+                out.append((c, f"{system or 'http://hl7.org/fhir/sid/icd-10-cm'}|{code}", display or code))
+                break
+            if system.endswith("snomed.info/sct") and code in wanted:
+                out.append((c, f"{system}|{code}", display or code))
+                break
+    return out
