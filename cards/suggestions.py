@@ -85,6 +85,13 @@ def _names(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _prescribe_label(med: MedicationSuggestion) -> str:
+    """'Prescribe <drug>: <dose>' without saying the drug twice."""
+    if med.dosage_text.lower().startswith(med.display.lower()):
+        return f"Prescribe {med.dosage_text}"
+    return f"Prescribe {med.display}: {med.dosage_text}"
+
+
 def order_suggestions(orders: tuple[OrderSuggestion, ...], ctx: CardContext) -> list[Suggestion]:
     """One recommended suggestion ordering every missing test, once each."""
     unique = list({o.code: o for o in orders}.values())
@@ -101,7 +108,7 @@ def finding_suggestions(finding: Finding, ctx: CardContext) -> list[Suggestion]:
     out += [Suggestion(label=r.display, isRecommended=True,
                        actions=[Action(type="create", description=r.display, resource=referral_request(r, ctx))])
             for r in finding.referrals]
-    out += [Suggestion(label=f"Prescribe {m.dosage_text}", isRecommended=m.recommended or None,
+    out += [Suggestion(label=_prescribe_label(m), isRecommended=m.recommended or None,
                        actions=[Action(type="create", description=f"Prescribe {m.display}",
                                        resource=medication_request(m, ctx))])
             for m in finding.medications]
