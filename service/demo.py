@@ -126,13 +126,19 @@ def add_demo_issuer(env: dict[str, str], signer: DemoSigner, run_dir: Path) -> N
     env["CDS_TRUSTED_ISSUERS_FILE"] = str(combined)
 
 
+def _origins(settings: Settings) -> str:
+    if ",".join(settings.cors_origins) == DEV_CORS_ORIGINS:
+        return "https://sandbox.cds-hooks.org and http(s)://localhost or 127.0.0.1 on any port"
+    return ", ".join(settings.cors_origins) or "none"
+
+
 def describe_mode(settings: Settings, configured_issuers: list[str]) -> str:
     """The banner line: what the running service really checks."""
     if not settings.jwt_required:
-        return "development mode: JWT off (calls are not authenticated), CORS: " + ", ".join(settings.cors_origins)
+        return f"development mode: JWT off (calls are not authenticated); CORS: {_origins(settings)}"
     trusted = ", ".join(configured_issuers) or "no issuer configured"
     return (f"JWT required: trusted issuers {trusted}, plus this demo's own key (this run only); "
-            f"CORS: {', '.join(settings.cors_origins) or 'none'}")
+            f"CORS: {_origins(settings)}")
 
 
 def fhir_query_count(server_timing: str) -> int | None:
@@ -141,14 +147,21 @@ def fhir_query_count(server_timing: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def describe_data_path(sent_prefetch: bool, server_timing: str) -> str:
+def describe_data_path(sent_prefetch: bool, server_timing: str, status: int = 200) -> str:
     queries = fhir_query_count(server_timing)
+    if status != 200:
+        return "prefetch sent" if sent_prefetch else "no prefetch (the service was to query the FHIR server)"
     if sent_prefetch:
         tail = "the service made no FHIR query" if not queries else f"the service still made {queries} FHIR queries"
         return f"prefetch filled from the FHIR server (as an EHR does); {tail}"
     if queries is None:
         return "no prefetch; the service had nothing to fetch"
     return f"no prefetch; the service queried the FHIR server itself ({queries} requests)"
+
+
+def _say(console: Console, text: str) -> None:
+    """A plain line: no rich markup (order names hold brackets), no wrapping (URLs stay whole)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @dataclass
@@ -181,16 +194,17 @@ def fire_scenario(console: Console, http: requests.Session, service_url: str, fh
     patient = next((e["resource"] for e in load_bundle(patient_id)["entry"]
                     if e["resource"].get("resourceType") == "Patient"), None)
     console.rule(f"[bold]{title}")
-    console.print(f"patient : {describe_patient(patient, patient_id)}")
+    _say(console, f"patient : {describe_patient(patient, patient_id)}")
     for line in describe_orders(body) or [f"none ({body['hook']}: the chart was opened)"]:
-        console.print(f"order   : {line}", highlight=False)
-    console.print(f"request : fhir_fixtures/requests/{name}.json (dates shifted to today)", highlight=False)
-    console.print(f"data    : {describe_data_path('prefetch' in body, resp.headers.get('Server-Timing', ''))}")
-    console.print(f"answer  : POST {path} -> HTTP {resp.status_code}", highlight=False)
+        _say(console, f"order   : {line}")
+    _say(console, f"request : fhir_fixtures/requests/{name}.json (dates shifted to today)")
+    timing = resp.headers.get("Server-Timing", "")
+    _say(console, f"data    : {describe_data_path('prefetch' in body, timing, resp.status_code)}")
+    _say(console, f"answer  : POST {path} -> HTTP {resp.status_code}")
     if resp.status_code == 200:
         print_cards(console, resp.json().get("cards", []))
     else:
-        console.print(resp.text.strip(), highlight=False, markup=False)
+        _say(console, resp.text.strip())
     return ScenarioResult(name, resp.status_code)
 
 
@@ -213,7 +227,8 @@ def closing_notes(service_url: str, settings: Settings, log_path: Path) -> str:
 
 def explain_failures(results: list[ScenarioResult], settings: Settings) -> str:
     codes = sorted({r.status for r in results if r.status != 200})
-    text = f"{sum(r.status != 200 for r in results)} of {len(results)} hooks failed (HTTP {', '.join(map(str, codes))})."
+    failed = sum(r.status != 200 for r in results)
+    text = f"{failed} of {len(results)} hooks failed (HTTP {', '.join(map(str, codes))})."
     if 401 in codes:
         text += (" 401: the service rejected the JWT. CDS_JWT_REQUIRED is "
                  f"{'true' if settings.jwt_required else 'false'}; check CDS_PUBLIC_BASE_URL (the JWT audience) "
@@ -237,10 +252,10 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
         configured = sorted(load_trusted_issuers(Path(env["CDS_TRUSTED_ISSUERS_FILE"]))) \
             if env.get("CDS_TRUSTED_ISSUERS_FILE") else []
     except (SettingsError, TrustedIssuersError) as exc:
-        console.print(f"rituximab-cds demo: configuration error: {exc}", markup=False)
+        _say(console, f"rituximab-cds demo: configuration error: {exc}")
         return 2
 
-    console.print("Starting the FHIR server (sekmet-fhir) and loading the fixture patients ...")
+    _say(console, "Starting the FHIR server (sekmet-fhir) and loading the fixture patients ...")
     fhir = start(run_name=fhir_run_name)
     if write_state:
         STATE_FILE.write_text(json.dumps({"base_url": fhir.base_url, "pid": fhir.pid, "data_dir": str(fhir.data_dir),
@@ -253,23 +268,23 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
         if signer:
             add_demo_issuer(env, signer, run_dir)
         settings = Settings.from_env(env)
-        console.print(f"FHIR server: {fhir.base_url}  (log: {fhir.log_path})", markup=False)
+        _say(console, f"FHIR server: {fhir.base_url}  (log: {fhir.log_path})")
         log_path = run_dir / "service.log"
         with open(log_path, "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--host", host, "--port", str(port),
                                      "--workers", "2"], env=env, stdout=log, stderr=log)
         wait_healthy(service_url, proc)
-        console.print(f"Service: {service_url}/cds-services  ({describe_mode(settings, configured)})", markup=False)
-        console.print(f"Service log: {log_path}\n", markup=False)
+        _say(console, f"Service: {service_url}/cds-services  ({describe_mode(settings, configured)})")
+        _say(console, f"Service log: {log_path}\n")
         audience_base = settings.public_base_url or service_url
         with requests.Session() as http:
             results = [fire_scenario(console, http, service_url, fhir.base_url, s, signer, audience_base)
                        for s in DEMO_SCENARIOS]
         console.rule()
         if any(r.status != 200 for r in results):
-            console.print(explain_failures(results, settings), markup=False)
+            _say(console, explain_failures(results, settings))
             return 1
-        console.print(closing_notes(service_url, settings, log_path), markup=False)
+        _say(console, closing_notes(service_url, settings, log_path))
         if keep_running:
             proc.wait()
     except KeyboardInterrupt:

@@ -37,7 +37,8 @@ def card_renderable(card: dict[str, Any]) -> RenderableType:
     if source.get("label"):
         url = f" <{source['url']}>" if source.get("url") else ""
         parts.append(Text(f"source: {source['label']}{url}", style="dim"))
-    title = Text.assemble((f" {indicator.upper()} ", f"reverse {style}"), f" {topic}  ", (str(card.get("summary", "")), "bold"))
+    title = Text.assemble((f" {indicator.upper()} ", f"reverse {style}"), f" {topic}  ",
+                          (str(card.get("summary", "")), "bold"))
     return Panel(Group(*parts) if parts else Text(""), title=title, title_align="left", border_style=style)
 
 

@@ -27,7 +27,8 @@ def describe_patient(patient: dict[str, Any] | None, patient_id: str) -> str:
     name = ""
     if names:
         name = names[0].get("text") or " ".join([*(names[0].get("given") or []), names[0].get("family") or ""]).strip()
-    facts = [f for f in (patient.get("gender"), f"born {patient['birthDate']}" if patient.get("birthDate") else "") if f]
+    born = f"born {patient['birthDate']}" if patient.get("birthDate") else ""
+    facts = [f for f in (patient.get("gender"), born) if f]
     return ", ".join([f"{name} ({patient_id})" if name else patient_id, *facts])
 
 
