@@ -11,10 +11,10 @@ from fhir_fixtures import load_bundle, load_request
 from fhir_fixtures.dates import shift_dates
 from fhir_fixtures.heavy import PATIENT_ID as HEAVY_ID
 from fhir_fixtures.heavy import heavy_requests
-from service.cli import bundle_to_prefetch
+from service.hooks.prefetch import bundle_to_prefetch
+from service.hooks.registry import SERVICE_ID_BY_HOOK
 
-SERVICE_OF_HOOK = {"order-sign": "rituximab-order-sign", "patient-view": "rituximab-monitoring",
-                   "order-select": "rituximab-order-select"}
+SERVICE_OF_HOOK = SERVICE_ID_BY_HOOK
 
 
 @dataclass

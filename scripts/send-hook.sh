@@ -1,21 +1,14 @@
 #!/usr/bin/env bash
-# Send one fixture hook request to a running service (the demo's by default):
-#   bash scripts/send-hook.sh seed-b [http://localhost:8080]
-# The request's dates are shifted to today and fhirServer points at the demo FHIR server.
+# Send one fixture hook request to a running service (the demo's by default) and print the response:
+#   bash scripts/send-hook.sh seed-b [http://127.0.0.1:8080]
+# The request's dates are shifted to today and its prefetch is filled from the fixture patient
+# (`rituximab-cds request`), so it needs no FHIR server; it is what curl would send.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: send-hook.sh REQUEST_NAME [SERVICE_URL]}
-service=${2:-http://localhost:8080}
-.venv/bin/python - "$name" "$service" <<'PY'
-import json, sys, datetime, requests
-from fhir_fixtures import load_request
-from fhir_fixtures.server import STATE_FILE
-name, service = sys.argv[1], sys.argv[2]
-body = load_request(name, datetime.date.today())
-if STATE_FILE.exists():
-    body["fhirServer"] = json.loads(STATE_FILE.read_text())["base_url"]
-sid = {"order-sign": "rituximab-order-sign", "order-select": "rituximab-order-select",
-       "patient-view": "rituximab-monitoring"}[body["hook"]]
-resp = requests.post(f"{service}/cds-services/{sid}", json=body, timeout=30)
-print(json.dumps(resp.json(), indent=2))
-PY
+service=${2:-http://127.0.0.1:8080}
+body=$(mktemp)
+trap 'rm -f "$body"' EXIT
+path=$(.venv/bin/rituximab-cds request "$name" 2>&1 >"$body" | sed -n 's/^POST //p')
+curl -sS -H 'Content-Type: application/json' --data-binary @"$body" "$service$path"
+echo

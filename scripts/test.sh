@@ -4,6 +4,6 @@
 # PostgreSQL and Redis).  Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh --with-browser
 bash scripts/services.sh
 exec .venv/bin/python -m pytest "$@"

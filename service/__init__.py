@@ -25,10 +25,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.http.errors import install_error_handlers
     from service.http.openapi import bp as openapi_bp
     from service.http.store_hooks import install_store
-    from service.logging_setup import configure_logging, install_request_logging
+    from service.logging_setup import configure_logging, install_request_logging, log_configuration
     from service.metrics import install_metrics
     from service.security import install_security
     from service.security.fhir_allowlist import fhir_server_policy
+    from service.web.playground import install_playground
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
@@ -53,10 +54,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cds.invocation_listeners"] = []
     install_request_logging(app)
     install_security(app, settings)
+    authenticator = app.extensions.get("cds.authenticator")
+    log_configuration(settings, sorted(authenticator.issuers) if authenticator else [])
     install_store(app, settings)
     install_metrics(app)
     app.register_blueprint(bp)
     app.register_blueprint(openapi_bp)
+    install_playground(app, settings)
     install_error_handlers(app)
     return app
 

@@ -20,7 +20,9 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
+# A credential after "Bearer", but not the prose of a reason ("missing bearer token"): those
+# few words are kept so a 401's reason stays readable.
+_BEARER = re.compile(r"(?i)bearer\s+(?!(?:token|tokens|credentials?|header|scheme|prefix)\b)[A-Za-z0-9._~+/=-]+")
 _ACCESS_TOKEN = re.compile(r'(?i)("?access_token"?\s*[:=]\s*"?)[^",\s}]+')
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -71,6 +73,20 @@ def configure_logging(level: str = "INFO") -> None:
     handler._cds = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+
+
+def log_configuration(settings: Any, trusted_issuers: list[str]) -> None:
+    """One start-up line naming who may call and from where, and a warning for what is development-only."""
+    log = logging.getLogger("cds.config")
+    log.info("configuration", extra={
+        "jwt_required": settings.jwt_required,
+        "trusted_issuers": trusted_issuers if settings.jwt_required else "not checked (JWT off)",
+        "cors_origins": list(settings.cors_origins),
+        "fhir_servers": list(settings.allowed_fhir_servers),
+    })
+    loose = [o for o in settings.cors_origins if o == "*" or "localhost" in o or "127.0.0.1" in o]
+    if loose:
+        log.warning("CORS allows %s: development only", ", ".join(loose))
 
 
 def install_request_logging(app: Flask) -> None:

@@ -21,6 +21,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from service.fhir.queries import PREFETCH_TYPES
 from service.hooks.invoke import HookOutcome
 from service.hooks.registry import ServiceDefinition
 
@@ -52,12 +53,29 @@ def metrics() -> Response:
     return Response(data, mimetype=CONTENT_TYPE_LATEST)
 
 
+#: the bounded label values of cds_jwt_failures_total{reason}, most specific first
+JWT_REASONS = ("missing", "algorithm", "issuer", "kid", "jku", "aud", "expired", "replay", "iat", "exp", "jti",
+               "other")
+
+
 def _reason_category(reason: str) -> str:
     """A coarse, bounded label from an authentication failure reason."""
-    for key in ("missing", "algorithm", "issuer", "kid", "jku", "aud", "expired", "replay", "iat", "exp", "jti"):
+    for key in JWT_REASONS[:-1]:
         if key in reason:
             return key
     return "other"
+
+
+def _start_at_zero() -> None:
+    """Create every bounded label value now, so the counters read 0 before the first failure.
+
+    A labelled counter is absent from /metrics until its first ``labels()`` call (in
+    multi-process mode too), and an alert on a series that does not exist never fires.
+    """
+    for reason in JWT_REASONS:
+        JWT_FAILURES.labels(reason)
+    for section in PREFETCH_TYPES:
+        FHIR_ERRORS.labels(section)
 
 
 def observe_invocation(service: ServiceDefinition, outcome: HookOutcome) -> None:
@@ -78,6 +96,7 @@ def observe_invocation(service: ServiceDefinition, outcome: HookOutcome) -> None
 
 
 def install_metrics(app: Flask) -> None:
+    _start_at_zero()
     app.extensions["cds.invocation_listeners"].append(observe_invocation)
     app.extensions.setdefault("cds.auth_failure_listeners", []).append(
         lambda reason: JWT_FAILURES.labels(_reason_category(reason)).inc())

@@ -7,15 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fhir_fixtures import ANCHOR, load_bundle, load_request
-from service.cli import bundle_to_prefetch
 from service.clinical.policy import Policy
 from service.fhir.client import FhirClient
 from service.hooks.invoke import HookOutcome, HookRuntime, handle_hook
-from service.hooks.registry import SERVICES_BY_ID
+from service.hooks.prefetch import bundle_to_prefetch
+from service.hooks.registry import SERVICE_ID_BY_HOOK, SERVICES_BY_ID
 
 NOW = datetime(ANCHOR.year, ANCHOR.month, ANCHOR.day, 12, 0, tzinfo=UTC)
-SERVICE_OF_HOOK = {"order-sign": "rituximab-order-sign", "order-select": "rituximab-order-select",
-                   "patient-view": "rituximab-monitoring"}
+SERVICE_OF_HOOK = SERVICE_ID_BY_HOOK
 _EXECUTOR = ThreadPoolExecutor(max_workers=2)
 
 

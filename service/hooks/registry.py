@@ -68,6 +68,8 @@ SERVICES: tuple[ServiceDefinition, ...] = (
 )
 
 SERVICES_BY_ID: dict[str, ServiceDefinition] = {s.id: s for s in SERVICES}
+#: hook name -> the service that answers it (each hook has exactly one service here)
+SERVICE_ID_BY_HOOK: dict[str, str] = {s.hook: s.id for s in SERVICES}
 
 
 def discovery_document() -> dict[str, Any]:

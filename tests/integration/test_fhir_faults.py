@@ -16,7 +16,7 @@ import pytest
 
 from fhir_fixtures import load_bundle, load_request
 from service import create_app
-from service.cli import bundle_to_prefetch
+from service.hooks.prefetch import bundle_to_prefetch
 from tests.conftest import ValidatingClient, make_settings
 from tests.faulty_fhir import base_url, faulty_fhir_server
 

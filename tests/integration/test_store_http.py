@@ -15,7 +15,7 @@ import requests
 
 from fhir_fixtures import load_bundle, load_request
 from service import create_app
-from service.cli import bundle_to_prefetch
+from service.hooks.prefetch import bundle_to_prefetch
 from service.store import Store
 from service.store.models import AuditEvent, Feedback
 from service.store.store import make_engine

@@ -51,7 +51,7 @@ def test_loading_with_today_shifts_every_resource_date():
 
 def test_heavy_benchmark_chart_has_its_documented_size_and_evaluates():
     from fhir_fixtures.heavy import PATIENT_ID, heavy_requests, resource_counts
-    from service.cli import bundle_to_prefetch
+    from service.hooks.prefetch import bundle_to_prefetch
     from tests.scenarios import NOW
 
     heavy = heavy_requests()

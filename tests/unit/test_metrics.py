@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from service.cli import bundle_to_prefetch
+from service.hooks.prefetch import bundle_to_prefetch
 from tests.scenarios import load_bundle, load_request
 
 
@@ -51,3 +51,19 @@ print('ok')
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert any(p.name.endswith(".db") for p in tmp_path.iterdir())  # values went through the shared files
+
+
+def test_failure_counters_exist_at_zero_before_any_failure_in_multiprocess_mode(tmp_path):
+    """As in a gunicorn worker: alerts on these series need them present from start-up."""
+    code = """
+from service import create_app
+from tests.conftest import make_settings
+text = create_app(make_settings()).test_client().get('/metrics').get_data(as_text=True)
+for line in ('cds_jwt_failures_total{reason="missing"} 0.0', 'cds_jwt_failures_total{reason="other"} 0.0',
+             'cds_fhir_query_errors_total{section="observations"} 0.0'):
+    assert line in text, line
+print('ok')
+"""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]

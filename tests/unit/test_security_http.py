@@ -119,7 +119,7 @@ def test_non_allowlisted_fhir_server_gets_zero_connections():
 
 
 def test_logs_never_carry_tokens_jwts_or_lab_values(secured_app, key, caplog):
-    from service.cli import bundle_to_prefetch
+    from service.hooks.prefetch import bundle_to_prefetch
     from tests.scenarios import load_bundle
 
     body = json.loads(open("fhir_fixtures/requests/igg-low.json").read())

@@ -1,0 +1,1 @@
+"""Pages for people: the development playground (and the SMART app), each in its own module."""
