@@ -7,6 +7,7 @@ failures; tests/integration/ runs the same paths against a real server.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -78,11 +79,16 @@ def test_absent_and_operation_outcome_keys_are_queried_with_the_token(executor):
     responses.get(re.compile(BASE + r"/AllergyIntolerance\?.*"),
                   json=bundle({"resourceType": "AllergyIntolerance", "id": "a1"}))
     record, stats = gather(pre, executor=executor)
-    assert len(responses.calls) == 2
+    # Observations: the LOINC search and the laboratory-category search (local codes).
+    assert len(responses.calls) == 3
     assert all(c.request.headers["Authorization"] == "Bearer secret-token" for c in responses.calls)
-    obs_url = next(c.request.url for c in responses.calls if "/Observation" in c.request.url)
-    assert "patient=p1" in obs_url and "_sort=-date" in obs_url
-    assert record.observations[0]["id"] == "o1" and record.allergies[0]["id"] == "a1"
+    obs_urls = [unquote(c.request.url) for c in responses.calls if "/Observation" in c.request.url]
+    coded = next(u for u in obs_urls if "code=" in u)
+    assert "patient=p1" in coded and "_sort=-date" in coded
+    lab = next(u for u in obs_urls if "category=" in u)
+    assert "patient=p1" in lab and "observation-category|laboratory" in lab and "date=ge2021-10-31" in lab
+    # Both searches returned o1: it is in the record once.
+    assert [o["id"] for o in record.observations] == ["o1"] and record.allergies[0]["id"] == "a1"
     assert record.origins["observations"] == "query"
     assert record.origins["conditions"] == "prefetch"
 
@@ -105,7 +111,7 @@ def test_failed_query_marks_the_section_unavailable(executor):
     responses.get(re.compile(BASE + r"/Immunization\?.*"), json=bundle())
     record, stats = gather(pre, executor=executor)
     assert record.unavailable == {"observations"}
-    assert stats.errors == {"observations": "HTTP 503"}
+    assert stats.errors == {"observations": "HTTP 503", "observations:laboratory": "HTTP 503"}
     assert record.immunizations == ()
 
 
