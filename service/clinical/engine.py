@@ -99,7 +99,7 @@ def _data_access_finding(skipped: list[RegisteredRule], record: PatientRecord) -
         summary=summary,
         facts={"sections": sorted(record.unavailable), "checks": checks,
                "incomplete": sorted(record.incomplete - record.unavailable),
-               "unresolved": unresolved},
+               "unresolved": unresolved, "skipped_rules": sorted({r.rule_id for r in skipped})},
         missing=tuple(sorted(record.unavailable)),
     )
 

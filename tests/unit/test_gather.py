@@ -116,6 +116,55 @@ def test_failed_query_marks_the_section_unavailable(executor):
 
 
 @responses.activate
+def test_a_failed_laboratory_search_leaves_the_coded_results_marked_read_in_part(executor):
+    pre = full_prefetch()
+    del pre["observations"]
+    responses.get(re.compile(BASE + r"/Observation\?patient=p1&code=.*"),
+                  json=bundle({"resourceType": "Observation", "id": "o1"}))
+    responses.get(re.compile(BASE + r"/Observation\?patient=p1&category=.*"), status=500)
+    record, stats = gather(pre, executor=executor)
+    assert record.unavailable == frozenset() and record.incomplete == {"observations"}
+    assert [o["id"] for o in record.observations] == ["o1"]
+
+
+@responses.activate
+def test_locally_coded_lab_results_reach_the_record_in_query_mode(executor):
+    pre = full_prefetch()
+    del pre["observations"]
+    local = {"resourceType": "Observation", "id": "o-local", "status": "final",
+             "code": {"coding": [{"system": "urn:oid:1.2.3", "code": "JO1"}], "text": "Jo-1 antibody"}}
+    responses.get(re.compile(BASE + r"/Observation\?patient=p1&code=.*"), json=bundle())
+    responses.get(re.compile(BASE + r"/Observation\?patient=p1&category=.*"), json=bundle(local))
+    record, _ = gather(pre, executor=executor)
+    assert [o["id"] for o in record.observations] == ["o-local"]
+
+
+@responses.activate
+def test_medications_in_the_prefetch_are_not_fetched_again(executor):
+    pre = full_prefetch()
+    statement = {"resourceType": "MedicationStatement", "id": "s1", "medicationReference": {"reference": "Medication/m1"}}
+    pre["medicationStatements"] = bundle(statement, {"resourceType": "Medication", "id": "m1"})
+    pre["medicationRequests"] = bundle({"resourceType": "MedicationRequest", "id": "r1",
+                                        "medicationReference": {"reference": "Medication/m2"}})
+    responses.get(re.compile(BASE + r"/Medication\?_id=m2$"), json=bundle({"resourceType": "Medication", "id": "m2"}))
+    record, stats = gather(pre, executor=executor)
+    assert len(responses.calls) == 1 and stats.queries == 1
+    assert set(record.medications) == {"Medication/m1", "Medication/m2"} and record.unresolved == {}
+
+
+def test_prefetch_only_unresolved_references_are_recorded_per_section(executor):
+    pre = full_prefetch()
+    pre["medicationAdministrations"] = bundle(
+        {"resourceType": "MedicationAdministration", "id": "a1", "medicationReference": {"reference": "Medication/m9"}},
+        {"resourceType": "MedicationAdministration", "id": "a2",
+         "medicationReference": {"reference": "Medication/m8", "display": "rituximab 1000 mg"}})
+    record, stats = gather(pre, access=None, executor=executor)
+    # m8 has a display that names the drug; m9 is a drug nobody can see.
+    assert record.unresolved == {"medicationAdministrations": ("Medication/m9",)}
+    assert stats.unresolved_medications == {"Medication/m9"}
+
+
+@responses.activate
 def test_paging_follows_same_origin_next_links(executor):
     pre = full_prefetch()
     del pre["observations"]
