@@ -27,7 +27,7 @@ the rules that read them are not run on drugs they cannot see.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -203,13 +203,13 @@ def gather_record(
         patient_id=patient_id,
         now=now,
         patient=patient_list[0] if patient_list else None,
-        conditions=tuple(data.get("conditions", ())),
-        observations=tuple(data.get("observations", ())),
-        medication_statements=tuple(data.get("medicationStatements", ())),
-        medication_requests=tuple(data.get("medicationRequests", ())),
-        medication_administrations=tuple(data.get("medicationAdministrations", ())),
-        allergies=tuple(data.get("allergies", ())),
-        immunizations=tuple(data.get("immunizations", ())),
+        conditions=_canonical(data.get("conditions", ())),
+        observations=_canonical(data.get("observations", ())),
+        medication_statements=_canonical(data.get("medicationStatements", ())),
+        medication_requests=_canonical(data.get("medicationRequests", ())),
+        medication_administrations=_canonical(data.get("medicationAdministrations", ())),
+        allergies=_canonical(data.get("allergies", ())),
+        immunizations=_canonical(data.get("immunizations", ())),
         origins={k: ("query" if v == "query" else "prefetch") for k, v in stats.origins.items()
                  if v != "unavailable"},
         unavailable=frozenset(unavailable),
@@ -218,6 +218,14 @@ def gather_record(
         unresolved=unresolved,
     )
     return record, stats
+
+
+def _canonical(resources: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """A section in an order no server decides.  Servers may ignore ``_sort`` and page
+    as they like; rules break ties (two conditions with one onset date) by record
+    order, so the same chart must give the same cards whatever order it came in.
+    Shorter ids first, then by text: "obs-2" before "obs-10"."""
+    return tuple(sorted(resources, key=lambda r: (len(r.get("id") or ""), r.get("id") or "")))
 
 
 def _keep_lab(result: FetchResult, stats: GatherStats, into: list[dict[str, Any]]) -> None:
