@@ -49,7 +49,8 @@ class EpicShape:
         """The reference of the (one) Medication resource standing for ``concept``."""
         code = next((c.get("code") for c in concept.get("coding", []) if c.get("code")), None) or "text"
         mid = f"{self.patient_id}-med-{code}"
-        self.medications.setdefault(mid, {"resourceType": "Medication", "id": mid, "code": json.loads(json.dumps(concept))})
+        code_concept = json.loads(json.dumps(concept))
+        self.medications.setdefault(mid, {"resourceType": "Medication", "id": mid, "code": code_concept})
         return f"Medication/{mid}"
 
     def reshape(self, resource: dict[str, Any], n: int) -> dict[str, Any]:

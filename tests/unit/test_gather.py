@@ -7,9 +7,9 @@ failures; tests/integration/ runs the same paths against a real server.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 import pytest
 import responses
