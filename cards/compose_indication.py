@@ -71,6 +71,9 @@ def medical_necessity_summary(findings: list[Finding], ctx: CardContext) -> tupl
         return [], []
     if any(f.topic == "indication" and f.severity in ("warning", "critical") for f in findings):
         return [], []  # criteria not met: the warning cards carry it
+    skipped = {r for f in findings if f.rule_id == "data-access" for r in f.facts.get("skipped_rules", ())}
+    if skipped.intersection(_PARTS):
+        return [], []  # a criterion was not checked (data-access card): "criteria met" would be a guess
     used = [f for f in parts.values() if f.severity == "pass"]
     facts = {rid: f.facts for rid, f in parts.items()}
     dosing = parts.get("dosing.regimen")

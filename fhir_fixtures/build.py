@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fhir_fixtures.dates import datetime_before, days_before
+from fhir_fixtures.shapes import EpicShape, cerner_resources, renamed
 
 HERE = Path(__file__).parent
 LOINC = "http://loinc.org"
@@ -176,13 +177,18 @@ class Chart:
         self.lab("718-7", "Hemoglobin [Mass/volume] in Blood", days, hgb, "g/dL")
 
     def bundle(self) -> dict[str, Any]:
-        return {
-            "resourceType": "Bundle", "type": "transaction",
-            "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, r['resourceType'] + '/' + r['id'])}",
-                       "resource": r,
-                       "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
-                      for r in self.resources],
-        }
+        return transaction(self.resources)
+
+
+def transaction(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A transaction Bundle of PUT entries with fixed ids (reloadable)."""
+    return {
+        "resourceType": "Bundle", "type": "transaction",
+        "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, r['resourceType'] + '/' + r['id'])}",
+                   "resource": r,
+                   "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+                  for r in resources],
+    }
 
 
 def draft_order(pid: str, drug: tuple[str, str] | None, dose: float, unit: str = "mg", count: int = 1,
@@ -291,6 +297,7 @@ def build() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     a.lab("2157-6", "Creatine kinase [Enzymatic activity/volume] in Serum or Plasma", 45, 98, "U/L")
     a.body_size(162, 61)
     out["seed-a"] = (a.bundle(), order_sign("seed-a", [draft_order("seed-a", RUXIENCE, 1000, reason=DM_ADULT[0])], "seed-a"))
+    out.update(shaped_like_ehrs(a, lambda pid: draft_order(pid, RUXIENCE, 1000, reason=DM_ADULT[0])))
 
     # Seed B: MDA5+ DM with RP-ILD and dysphagia; prednisone + tacrolimus + IVIG; first rituximab course.
     b = Chart("seed-b", "1982-02-25", "female", "Chen", "Wei")
@@ -455,6 +462,23 @@ def build() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     v.med_statement(METHOTREXATE, "active", 700)
     v.cbc(60)
     out["pv-never-rituximab"] = (v.bundle(), patient_view("pv-never-rituximab"))
+    return out
+
+
+def shaped_like_ehrs(chart: Chart, order: Any) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Epic- and Cerner-shaped copies of one patient (fhir_fixtures/shapes.py), same draft order."""
+    out = {}
+    epic_id = f"{chart.pid}-epic"
+    epic = EpicShape(epic_id)
+    resources = epic.resources(renamed(chart.resources, chart.pid, epic_id))
+    epic_order = order(epic_id)
+    # The draft order names its drug only by a reference to a Medication on the server.
+    epic_order["medicationReference"] = {"reference": epic.medication_for(epic_order.pop("medicationCodeableConcept"))}
+    resources += [m for m in epic.medications.values() if m not in resources]
+    out[epic_id] = (transaction(resources), order_sign(epic_id, [epic_order], epic_id))
+    cerner_id = f"{chart.pid}-cerner"
+    out[cerner_id] = (transaction(cerner_resources(renamed(chart.resources, chart.pid, cerner_id))),
+                      order_sign(cerner_id, [order(cerner_id)], cerner_id))
     return out
 
 

@@ -38,6 +38,8 @@ def topics(outcome: HookOutcome) -> set[tuple[str, str]]:
 #: (topic, indicator) of every card each fixture scenario must give (fhir_fixtures/build.py says why)
 EXPECTED = {
     "seed-a": {("indication", "info")},
+    "seed-a-epic": {("indication", "info")},
+    "seed-a-cerner": {("indication", "info")},
     # First course, 44 years old, no pregnancy test on file: the label's contraception advisory.
     "seed-b": {("indication", "info"), ("immunoglobulins", "info"), ("pregnancy", "info")},
     "pm-first-line": {("indication", "warning")},

@@ -84,17 +84,40 @@ def load_rules() -> tuple[RegisteredRule, ...]:
 
 def _data_access_finding(skipped: list[RegisteredRule], record: PatientRecord) -> Finding:
     checks = sorted({r.title for r in skipped})
-    summary = ("Part of the record could not be retrieved: some checks were not done" if record.unavailable
-               else "Part of the record was read only in part: checks may have missed older data")
+    unresolved = sorted({ref for refs in record.unresolved.values() for ref in refs})
+    if record.unavailable:
+        summary = "Part of the record could not be retrieved: some checks were not done"
+    elif unresolved:
+        summary = "Medications in the record could not be identified: some checks were not done"
+    else:
+        summary = "Part of the record was read only in part: checks may have missed older data"
     return Finding(
         rule_id="data-access",
-        rule_version="2",
+        rule_version="3",
         topic="data-access",
         severity="warning",
         summary=summary,
         facts={"sections": sorted(record.unavailable), "checks": checks,
-               "incomplete": sorted(record.incomplete - record.unavailable)},
+               "incomplete": sorted(record.incomplete - record.unavailable),
+               "unresolved": unresolved, "skipped_rules": sorted({r.rule_id for r in skipped})},
         missing=tuple(sorted(record.unavailable)),
+    )
+
+
+def unidentified_orders_finding(orders: Iterable[str], references: Iterable[str]) -> Finding:
+    """Draft orders that may be rituximab: their Medication could not be retrieved.
+
+    Silence on a rituximab order is the worst answer this service can give,
+    so an order it cannot identify is named rather than passed over."""
+    return Finding(
+        rule_id="data-access",
+        rule_version="3",
+        topic="data-access",
+        severity="warning",
+        summary="Could not tell whether the order is for rituximab: its medication could not be retrieved",
+        facts={"sections": [], "checks": [], "incomplete": [], "unresolved": sorted(set(references)),
+               "orders": sorted(set(orders))},
+        missing=("Medication of the draft order",),
     )
 
 
@@ -105,12 +128,15 @@ def _run(
 ) -> list[Finding]:
     findings: list[Finding] = []
     skipped: list[RegisteredRule] = []
+    # A section with unidentified drugs is as unreadable as a missing one for the
+    # rules that read it: "no glucocorticoid documented" would be a guess.
+    blocked = record.unavailable | set(record.unresolved)
     for rule in rules:
-        if record.unavailable.intersection(rule.needs):
+        if blocked.intersection(rule.needs):
             skipped.append(rule)
             continue
         findings.extend(call(rule))
-    if skipped or record.unavailable or record.incomplete:
+    if skipped or record.unavailable or record.incomplete or record.unresolved:
         findings.append(_data_access_finding(skipped, record))
     return findings
 

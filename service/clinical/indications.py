@@ -66,7 +66,9 @@ def _matches(concept: Any, spec: dict[str, Any], systems: dict[str, str]) -> tup
     text = concept_text(concept)
     for name in spec.get("names", []):
         if name in text:
-            return "text", text
+            # Show the chart's own wording (a free-text problem), not the lower-cased match text.
+            shown = concept.get("text") if isinstance(concept, dict) else None
+            return "text", shown if isinstance(shown, str) and shown.strip() else text
     return None
 
 

@@ -61,6 +61,9 @@ class PatientRecord:
     incomplete: frozenset[str] = frozenset()
     #: Medication resources found in bundles or contained, by "Medication/id"
     medications: dict[str, Resource] = field(default_factory=dict)
+    #: section -> Medication references in it that nothing resolved (no display
+    #: either): the drug is unknown, so rules reading that section are not run
+    unresolved: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: derived views (lab index, medication uses) built once per record by
     #: the helpers that need them; not part of the record's identity
     derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)

@@ -1,6 +1,6 @@
 """Gather the patient record: prefetch first, then parallel queries.
 
-Per prefetch key (CDS Hooks 2.0 §Prefetch, checklist table):
+Per prefetch key of the service's plan (CDS Hooks 2.0 §Prefetch, checklist table):
 
 =====================  ===============================================
 prefetch[key]          action
@@ -14,12 +14,20 @@ absent                 query it ourselves
 Data needed and no usable FHIR server -> :class:`PrefetchInsufficient`
 (the service answers 412).  A query that fails marks its section
 unavailable; the rules that need it are skipped and a data-access card says so.
+
+When the service queries Observations itself it also reads laboratory
+Observations by category (``QueryPlan.lab_search``), so results coded only
+locally reach the rules; if only that search fails the section is kept and
+marked read in part.  After gathering, Medication references that are
+neither contained nor in the record are resolved (``service.fhir.medications``);
+those still unknown, with no display to read, are recorded per section so
+the rules that read them are not run on drugs they cannot see.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,12 +35,15 @@ from typing import Any
 
 from service.clinical.fhir_values import with_usable_id
 from service.clinical.record import PatientRecord
+from service.fhir import medications as meds
 from service.fhir.access import FhirAccess
 from service.fhir.client import FetchResult, FhirClient, collect_bundle, next_link
-from service.fhir.queries import PREFETCH_TYPES, prefetch_templates
+from service.fhir.queries import MEDICATION_SECTIONS, PATIENT_CONTEXT, PREFETCH_TYPES, QueryPlan, query_plan
 
 #: Extra resource types kept from medication searches (``_include``d or contained)
 _ALSO_KEEP = ("Medication",)
+#: the job key of the laboratory-category search that completes ``observations``
+LAB_JOB = "observations:laboratory"
 
 
 class PrefetchInsufficient(Exception):
@@ -54,10 +65,12 @@ class GatherStats:
     errors: dict[str, str] = field(default_factory=dict)
     #: sections read only in part (page cap, next link to another server, looping next links)
     incomplete: set[str] = field(default_factory=set)
+    #: Medication references that could not be resolved (no clinical data: ids only)
+    unresolved_medications: set[str] = field(default_factory=set)
 
 
 def _resolve_tokens(template: str, patient_id: str) -> str:
-    return template.replace("{{context.patientId}}", patient_id)
+    return template.replace(PATIENT_CONTEXT, patient_id)
 
 
 def _prefetch_state(value: Any, resource_type: str) -> str:
@@ -84,13 +97,20 @@ def gather_record(
     executor: ThreadPoolExecutor,
     deadline_seconds: float,
     now: datetime,
+    plan: QueryPlan | None = None,
+    known_medications: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[PatientRecord, GatherStats]:
-    """Build the PatientRecord for one call (see module docstring)."""
+    """Build the PatientRecord for one call (see module docstring).
+
+    ``plan`` names the sections this service reads (default: the order
+    services'); ``known_medications`` are Medications already found (the
+    draft order's), so they are not fetched twice.
+    """
     deadline = time.monotonic() + deadline_seconds
-    templates = prefetch_templates()
+    plan = plan or query_plan("order")
     stats = GatherStats()
     data: dict[str, list[dict[str, Any]]] = {}
-    medications: dict[str, dict[str, Any]] = {}
+    medications: dict[str, dict[str, Any]] = dict(known_medications or {})
     unavailable: set[str] = set()
     jobs: dict[str, Callable[[], FetchResult]] = {}
 
@@ -103,7 +123,8 @@ def gather_record(
                 medications[f"Medication/{r['id']}"] = r
 
     to_query = []
-    for key, rtype in PREFETCH_TYPES.items():
+    for key in plan.templates:
+        rtype = PREFETCH_TYPES[key]
         state = _prefetch_state(prefetch[key], rtype) if key in prefetch else "query"
         if state == "empty":
             data[key] = []
@@ -127,9 +148,13 @@ def gather_record(
     assert access is not None or not to_query
     for key in to_query:
         stats.origins[key] = "query"
-        path = _resolve_tokens(templates[key], patient_id)
+        path = _resolve_tokens(plan.templates[key], patient_id)
         jobs[key] = _query_job(client, access, key, path, deadline)  # type: ignore[arg-type]
+    lab_search = plan.lab_search(patient_id, now) if "observations" in to_query else None
+    if lab_search is not None:
+        jobs[LAB_JOB] = _query_job(client, access, "observations", lab_search, deadline)  # type: ignore[arg-type]
 
+    lab_results: list[dict[str, Any]] = []
     if jobs:
         futures: dict[Future[FetchResult], str] = {executor.submit(fn): k for k, fn in jobs.items()}
         pending = set(futures)
@@ -143,7 +168,9 @@ def gather_record(
                 result = fut.result()
                 stats.queries += result.requests
                 stats.per_key_ms[key] = round(result.elapsed_ms, 1)
-                if result.error:
+                if key == LAB_JOB:
+                    _keep_lab(result, stats, lab_results)
+                elif result.error:
                     stats.errors[key] = result.error
                     unavailable.add(key)
                     data.pop(key, None)
@@ -158,9 +185,16 @@ def gather_record(
             key = futures[fut]
             fut.cancel()
             stats.errors[key] = "deadline exceeded"
+            if key == LAB_JOB:
+                stats.incomplete.add("observations")
+                continue
             unavailable.add(key)
             data.pop(key, None)
         stats.fhir_ms = round(max(stats.per_key_ms.values(), default=0.0), 1)
+
+    if "observations" in data and lab_results:
+        data["observations"] = _merged(data["observations"], lab_results)
+    unresolved = _resolve_medications(data, medications, access, client, executor, deadline, stats)
 
     for key in unavailable:
         stats.origins[key] = "unavailable"
@@ -169,20 +203,87 @@ def gather_record(
         patient_id=patient_id,
         now=now,
         patient=patient_list[0] if patient_list else None,
-        conditions=tuple(data.get("conditions", ())),
-        observations=tuple(data.get("observations", ())),
-        medication_statements=tuple(data.get("medicationStatements", ())),
-        medication_requests=tuple(data.get("medicationRequests", ())),
-        medication_administrations=tuple(data.get("medicationAdministrations", ())),
-        allergies=tuple(data.get("allergies", ())),
-        immunizations=tuple(data.get("immunizations", ())),
+        conditions=_canonical(data.get("conditions", ())),
+        observations=_canonical(data.get("observations", ())),
+        medication_statements=_canonical(data.get("medicationStatements", ())),
+        medication_requests=_canonical(data.get("medicationRequests", ())),
+        medication_administrations=_canonical(data.get("medicationAdministrations", ())),
+        allergies=_canonical(data.get("allergies", ())),
+        immunizations=_canonical(data.get("immunizations", ())),
         origins={k: ("query" if v == "query" else "prefetch") for k, v in stats.origins.items()
                  if v != "unavailable"},
         unavailable=frozenset(unavailable),
         incomplete=frozenset(stats.incomplete),
         medications=medications,
+        unresolved=unresolved,
     )
     return record, stats
+
+
+def _canonical(resources: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """A section in an order no server decides.  Servers may ignore ``_sort`` and page
+    as they like; rules break ties (two conditions with one onset date) by record
+    order, so the same chart must give the same cards whatever order it came in.
+    Shorter ids first, then by text: "obs-2" before "obs-10"."""
+    return tuple(sorted(resources, key=lambda r: (len(r.get("id") or ""), r.get("id") or "")))
+
+
+def _keep_lab(result: FetchResult, stats: GatherStats, into: list[dict[str, Any]]) -> None:
+    """The laboratory search only adds to ``observations``: its failure leaves it read in part."""
+    if result.error:
+        stats.errors[LAB_JOB] = result.error
+        stats.incomplete.add("observations")
+        return
+    if result.truncated:
+        stats.incomplete.add("observations")
+    into.extend(with_usable_id(r) for r in result.resources if r.get("resourceType") == "Observation")
+
+
+def _merged(coded: list[dict[str, Any]], labs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Observations of both searches, each once (a LOINC-coded lab result comes back twice)."""
+    seen = {r.get("id") for r in coded if r.get("id") is not None}
+    out = list(coded)
+    for r in labs:
+        rid = r.get("id")
+        if rid is not None and rid not in seen:
+            seen.add(rid)
+            out.append(r)
+    return out
+
+
+def _resolve_medications(
+    data: dict[str, list[dict[str, Any]]],
+    medications: dict[str, dict[str, Any]],
+    access: FhirAccess | None,
+    client: FhirClient,
+    executor: ThreadPoolExecutor,
+    deadline: float,
+    stats: GatherStats,
+) -> dict[str, tuple[str, ...]]:
+    """Fetch what medication references point to; section -> references still unknown."""
+    base = access.base_url if access else None
+    pending: dict[str, dict[str, bool]] = {
+        key: meds.pending_references(data.get(key, ()), medications, base) for key in MEDICATION_SECTIONS
+    }
+    wanted = {ref for refs in pending.values() for ref in refs}
+    if not wanted:
+        return {}
+    resolution = meds.resolve(wanted, access, client, executor, deadline)
+    medications.update(resolution.found)
+    if resolution.requests:
+        stats.queries += resolution.requests
+        stats.per_key_ms["medications"] = resolution.elapsed_ms
+        stats.fhir_ms = round(stats.fhir_ms + resolution.elapsed_ms, 1)
+    if resolution.error:
+        stats.errors["medications"] = resolution.error
+    # A reference with a display still names its drug; one without is a drug nobody can see.
+    unresolved = {
+        key: tuple(sorted(ref for ref, has_display in refs.items()
+                          if ref in resolution.unresolved and not has_display))
+        for key, refs in pending.items()
+    }
+    stats.unresolved_medications = {ref for refs in unresolved.values() for ref in refs}
+    return {key: refs for key, refs in unresolved.items() if refs}
 
 
 def _has_next(bundle: dict[str, Any]) -> bool:

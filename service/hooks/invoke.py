@@ -15,12 +15,16 @@ from typing import Any
 
 from cards import CardContext, build_cards
 from cards.model import Card
-from service.clinical.engine import evaluate_chart, evaluate_order
+from service.clinical.engine import evaluate_chart, evaluate_order, unidentified_orders_finding
 from service.clinical.findings import Finding
 from service.clinical.policy import Policy
+from service.clinical.record import OrderUnderReview
+from service.fhir import medications as meds
+from service.fhir.access import FhirAccess
 from service.fhir.client import FhirClient
 from service.fhir.gather import GatherStats, PrefetchInsufficient, gather_record
-from service.hooks.orders import find_rituximab_orders
+from service.fhir.queries import query_plan
+from service.hooks.orders import draft_medications, find_rituximab_orders, order_medication_references
 from service.hooks.registry import ServiceDefinition
 from service.hooks.request import HookRequest, parse_hook_request
 
@@ -67,22 +71,33 @@ def handle_hook(
     t = time.perf_counter()
     req = parse_hook_request(body, service)
     now = now or datetime.now(UTC)
-    orders = []
-    if service.evaluation == "order":
-        orders = find_rituximab_orders(
-            req.draft_orders, req.selections, req.user_id, req.encounter_id
-        )
     timings["parse"] = _ms(t)
-    if service.evaluation == "order" and not orders:
-        # Not a rituximab order: nothing to say, and nothing to fetch.
-        return HookOutcome(200, {"cards": []}, request=req, timings=timings)
-
     access = req.fhir if (req.fhir and runtime.fhir_allowed(req.fhir.base_url)) else None
+
     t = time.perf_counter()
+    deadline = time.monotonic() + runtime.deadline_seconds
+    stats_before = GatherStats()
+    orders: list[OrderUnderReview] = []
+    unidentified: dict[str, str] = {}
+    known_medications: dict[str, dict[str, Any]] = {}
+    if service.evaluation == "order":
+        orders, unidentified, known_medications = _identify_orders(req, access, runtime, deadline, stats_before)
+        if not orders and not unidentified:
+            # Not a rituximab order: nothing to say, and nothing (more) to fetch.
+            timings["gather"] = _ms(t)
+            return HookOutcome(200, {"cards": []}, request=req, timings=timings,
+                               gather=stats_before if stats_before.queries else None)
+        if not orders:
+            # Perhaps rituximab, and nothing can tell: say so rather than stay silent.
+            timings["gather"] = _ms(t)
+            findings = [unidentified_orders_finding(unidentified, unidentified.values())]
+            return _answer(req, findings, now, timings, stats_before, orders)
+
     try:
         record, stats = gather_record(
             req.patient_id, req.prefetch, access, runtime.client, runtime.executor,
-            runtime.deadline_seconds, now,
+            max(0.0, deadline - time.monotonic()), now,
+            plan=query_plan(service.evaluation), known_medications=known_medications,
         )
     except PrefetchInsufficient as exc:
         timings["gather"] = _ms(t)
@@ -100,15 +115,25 @@ def handle_hook(
             request=req,
             timings=timings,
         )
+    _add_stats(stats, stats_before)
     timings["gather"] = _ms(t)
 
     t = time.perf_counter()
     if service.evaluation == "order":
         findings = evaluate_order(record, orders, runtime.policy)
+        if unidentified:
+            findings.append(unidentified_orders_finding(unidentified, unidentified.values()))
     else:
         findings = evaluate_chart(record, runtime.policy)
     timings["evaluate"] = _ms(t)
+    return _answer(req, findings, now, timings, stats, orders)
 
+
+def _answer(
+    req: HookRequest, findings: list[Finding], now: datetime, timings: dict[str, float],
+    stats: GatherStats, orders: list[OrderUnderReview],
+) -> HookOutcome:
+    """Cards for the findings, and the outcome the HTTP layer serialises."""
     t = time.perf_counter()
     ctx = CardContext(
         patient_id=req.patient_id,
@@ -123,3 +148,41 @@ def handle_hook(
         200, body_out, cards=cards, findings=findings, request=req, gather=stats,
         timings=timings, rituximab_orders=len(orders),
     )
+
+
+def _identify_orders(
+    req: HookRequest, access: FhirAccess | None, runtime: HookRuntime, deadline: float, stats: GatherStats,
+) -> tuple[list[OrderUnderReview], dict[str, str], dict[str, dict[str, Any]]]:
+    """(rituximab orders, order -> Medication reference nothing resolved, Medications found).
+
+    A draft order whose drug is a ``medicationReference`` to a Medication that
+    is neither contained nor sent beside it is looked up in the prefetch, then
+    fetched from the FHIR server, before deciding whether it is rituximab."""
+    references = order_medication_references(req.draft_orders, req.selections)
+    known = {**meds.prefetched_medications(req.prefetch), **draft_medications(req.draft_orders)}
+    wanted = {ref for ref in references.values()
+              if not meds.is_known(ref, known, access.base_url if access else None)}
+    if wanted:
+        resolution = meds.resolve(wanted, access, runtime.client, runtime.executor, deadline)
+        known.update(resolution.found)
+        if resolution.requests:
+            stats.queries += resolution.requests
+            stats.per_key_ms["draftMedications"] = resolution.elapsed_ms
+            stats.fhir_ms = resolution.elapsed_ms
+        if resolution.error:
+            stats.errors["draftMedications"] = resolution.error
+    orders = find_rituximab_orders(req.draft_orders, req.selections, req.user_id, req.encounter_id, known)
+    identified = {o.reference for o in orders}
+    unidentified = {
+        order: ref for order, ref in references.items()
+        if order not in identified and not meds.is_known(ref, known, access.base_url if access else None)
+    }
+    return orders, unidentified, known
+
+
+def _add_stats(stats: GatherStats, before: GatherStats) -> None:
+    """Fold the draft order's Medication lookup into the call's FHIR statistics."""
+    stats.queries += before.queries
+    stats.per_key_ms.update(before.per_key_ms)
+    stats.errors.update(before.errors)
+    stats.fhir_ms = round(stats.fhir_ms + before.fhir_ms, 1)

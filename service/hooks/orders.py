@@ -57,27 +57,57 @@ def identify_product(
     return None
 
 
+def _draft_orders(resources: list[dict[str, Any]], selections: Iterable[str]) -> list[dict[str, Any]]:
+    """The draft medication orders to look at (only the selected ones, if given)."""
+    selected = set(selections)
+    return [
+        r for r in resources
+        if r.get("resourceType") in ORDER_TYPES
+        and (not selected or f"{r.get('resourceType')}/{r.get('id')}" in selected)
+    ]
+
+
+def draft_medications(resources: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Medication resources sent beside the draft orders, by ``Medication/<id>``."""
+    return {
+        f"Medication/{r.get('id')}": r
+        for r in resources
+        if r.get("resourceType") == "Medication" and r.get("id")
+    }
+
+
+def order_medication_references(
+    resources: Iterable[dict[str, Any]], selections: Iterable[str] = ()
+) -> dict[str, str]:
+    """Order reference -> its ``medicationReference`` target, for orders naming no drug
+    in a coded concept (the ones whose Medication may have to be fetched)."""
+    out: dict[str, str] = {}
+    for r in _draft_orders(list(resources), selections):
+        if match_concept(r.get("medicationCodeableConcept")) is not None:
+            continue
+        ref = r.get("medicationReference")
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(target, str) and target and not target.startswith("#"):
+            out[f"{r.get('resourceType')}/{r.get('id')}"] = target
+    return out
+
+
 def find_rituximab_orders(
     resources: Iterable[dict[str, Any]],
     selections: Iterable[str] = (),
     user_id: str | None = None,
     encounter_id: str | None = None,
+    medications: dict[str, dict[str, Any]] | None = None,
 ) -> list[OrderUnderReview]:
-    """The rituximab orders among the draft orders (only the selected ones, if given)."""
+    """The rituximab orders among the draft orders (only the selected ones, if given).
+
+    ``medications`` adds Medications found elsewhere (the prefetch, the FHIR
+    server) to those sent in the draft bundle."""
     resources = list(resources)
-    medications = {
-        f"Medication/{r.get('id')}": r
-        for r in resources
-        if r.get("resourceType") == "Medication" and r.get("id")
-    }
-    selected = set(selections)
+    known = {**(medications or {}), **draft_medications(resources)}
     found = []
-    for r in resources:
-        if r.get("resourceType") not in ORDER_TYPES:
-            continue
-        if selected and f"{r.get('resourceType')}/{r.get('id')}" not in selected:
-            continue
-        hit = identify_product(r, medications)
+    for r in _draft_orders(resources, selections):
+        hit = identify_product(r, known)
         if hit:
             found.append(
                 OrderUnderReview(

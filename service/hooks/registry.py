@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from service.fhir.queries import prefetch_templates
+from service.fhir.queries import PREFETCH_TYPES, prefetch_templates
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,17 @@ class ServiceDefinition:
             "id": self.id,
             "title": self.title,
             "description": self.description,
-            "prefetch": prefetch_templates(),
-            "usageRequirements": (
-                "Grant read access to Patient, Condition, Observation, MedicationStatement, "
-                "MedicationRequest, MedicationAdministration, AllergyIntolerance and "
-                "Immunization, or fill the prefetch."
-            ),
+            "prefetch": prefetch_templates(self.evaluation),
+            "usageRequirements": self.usage_requirements(),
         }
+
+    def usage_requirements(self) -> str:
+        """The read access this service needs: the types of its own templates, and Medication."""
+        types = [PREFETCH_TYPES[key] for key in prefetch_templates(self.evaluation)]
+        return (
+            f"Grant read access to {', '.join(types)} and Medication (references without a "
+            "display are resolved from the FHIR server), or fill the prefetch."
+        )
 
 
 SERVICES: tuple[ServiceDefinition, ...] = (

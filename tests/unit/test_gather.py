@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 import pytest
 import responses
@@ -78,11 +79,16 @@ def test_absent_and_operation_outcome_keys_are_queried_with_the_token(executor):
     responses.get(re.compile(BASE + r"/AllergyIntolerance\?.*"),
                   json=bundle({"resourceType": "AllergyIntolerance", "id": "a1"}))
     record, stats = gather(pre, executor=executor)
-    assert len(responses.calls) == 2
+    # Observations: the LOINC search and the laboratory-category search (local codes).
+    assert len(responses.calls) == 3
     assert all(c.request.headers["Authorization"] == "Bearer secret-token" for c in responses.calls)
-    obs_url = next(c.request.url for c in responses.calls if "/Observation" in c.request.url)
-    assert "patient=p1" in obs_url and "_sort=-date" in obs_url
-    assert record.observations[0]["id"] == "o1" and record.allergies[0]["id"] == "a1"
+    obs_urls = [unquote(c.request.url) for c in responses.calls if "/Observation" in c.request.url]
+    coded = next(u for u in obs_urls if "code=" in u)
+    assert "patient=p1" in coded and "_sort=-date" in coded
+    lab = next(u for u in obs_urls if "category=" in u)
+    assert "patient=p1" in lab and "observation-category|laboratory" in lab and "date=ge2021-10-31" in lab
+    # Both searches returned o1: it is in the record once.
+    assert [o["id"] for o in record.observations] == ["o1"] and record.allergies[0]["id"] == "a1"
     assert record.origins["observations"] == "query"
     assert record.origins["conditions"] == "prefetch"
 
@@ -105,8 +111,57 @@ def test_failed_query_marks_the_section_unavailable(executor):
     responses.get(re.compile(BASE + r"/Immunization\?.*"), json=bundle())
     record, stats = gather(pre, executor=executor)
     assert record.unavailable == {"observations"}
-    assert stats.errors == {"observations": "HTTP 503"}
+    assert stats.errors == {"observations": "HTTP 503", "observations:laboratory": "HTTP 503"}
     assert record.immunizations == ()
+
+
+@responses.activate
+def test_a_failed_laboratory_search_leaves_the_coded_results_marked_read_in_part(executor):
+    pre = full_prefetch()
+    del pre["observations"]
+    responses.get(re.compile(BASE + r"/Observation\?patient=p1&code=.*"),
+                  json=bundle({"resourceType": "Observation", "id": "o1"}))
+    responses.get(re.compile(BASE + r"/Observation\?patient=p1&category=.*"), status=500)
+    record, stats = gather(pre, executor=executor)
+    assert record.unavailable == frozenset() and record.incomplete == {"observations"}
+    assert [o["id"] for o in record.observations] == ["o1"]
+
+
+@responses.activate
+def test_locally_coded_lab_results_reach_the_record_in_query_mode(executor):
+    pre = full_prefetch()
+    del pre["observations"]
+    local = {"resourceType": "Observation", "id": "o-local", "status": "final",
+             "code": {"coding": [{"system": "urn:oid:1.2.3", "code": "JO1"}], "text": "Jo-1 antibody"}}
+    responses.get(re.compile(BASE + r"/Observation\?patient=p1&code=.*"), json=bundle())
+    responses.get(re.compile(BASE + r"/Observation\?patient=p1&category=.*"), json=bundle(local))
+    record, _ = gather(pre, executor=executor)
+    assert [o["id"] for o in record.observations] == ["o-local"]
+
+
+@responses.activate
+def test_medications_in_the_prefetch_are_not_fetched_again(executor):
+    pre = full_prefetch()
+    statement = {"resourceType": "MedicationStatement", "id": "s1", "medicationReference": {"reference": "Medication/m1"}}
+    pre["medicationStatements"] = bundle(statement, {"resourceType": "Medication", "id": "m1"})
+    pre["medicationRequests"] = bundle({"resourceType": "MedicationRequest", "id": "r1",
+                                        "medicationReference": {"reference": "Medication/m2"}})
+    responses.get(re.compile(BASE + r"/Medication\?_id=m2$"), json=bundle({"resourceType": "Medication", "id": "m2"}))
+    record, stats = gather(pre, executor=executor)
+    assert len(responses.calls) == 1 and stats.queries == 1
+    assert set(record.medications) == {"Medication/m1", "Medication/m2"} and record.unresolved == {}
+
+
+def test_prefetch_only_unresolved_references_are_recorded_per_section(executor):
+    pre = full_prefetch()
+    pre["medicationAdministrations"] = bundle(
+        {"resourceType": "MedicationAdministration", "id": "a1", "medicationReference": {"reference": "Medication/m9"}},
+        {"resourceType": "MedicationAdministration", "id": "a2",
+         "medicationReference": {"reference": "Medication/m8", "display": "rituximab 1000 mg"}})
+    record, stats = gather(pre, access=None, executor=executor)
+    # m8 has a display that names the drug; m9 is a drug nobody can see.
+    assert record.unresolved == {"medicationAdministrations": ("Medication/m9",)}
+    assert stats.unresolved_medications == {"Medication/m9"}
 
 
 @responses.activate

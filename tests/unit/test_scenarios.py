@@ -60,6 +60,18 @@ def test_suggested_resources_are_valid_fhir_r4(name):
                     assert resource["requester"]["reference"] == "Practitioner/dr-rheum"
 
 
+@pytest.mark.parametrize("shaped", ["seed-a-epic", "seed-a-cerner"])
+def test_ehr_shaped_chart_gives_the_clean_charts_cards(shaped):
+    """Medication references without display (Epic), local lab codes, free-text problems
+    (Cerner): the same patient must get the same cards, word for word."""
+
+    def text(name):
+        return sorted((c.topic, c.indicator, c.summary, c.detail.replace(name, "seed-a"))
+                      for c in run_scenario(name).cards)
+
+    assert text(shaped) == text("seed-a")
+
+
 def test_hbv_never_screened_orders_hbsag_and_anti_hbc():
     card = next(c for c in run_scenario("hbv-never-screened").cards if c.topic == "hbv")
     recommended = [s for s in card.suggestions if s.isRecommended]
