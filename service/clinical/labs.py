@@ -38,11 +38,11 @@ class Result:
 
 
 #: sorts undated results last when sorting newest first
-_UNDATED = datetime.min.replace(tzinfo=UTC)
+UNDATED = datetime.min.replace(tzinfo=UTC)
 
 
 def _newest_first(results: list[Result]) -> None:
-    results.sort(key=lambda r: r.when or _UNDATED, reverse=True)
+    results.sort(key=lambda r: r.when or UNDATED, reverse=True)
 
 
 @dataclass(frozen=True)

@@ -317,3 +317,32 @@ def test_a_card_cannot_offer_the_same_order_twice():
     with pytest.raises(ValueError, match="same resource"):
         Card(summary="s", indicator="info", suggestions=twice, selectionBehavior="any",
              source=Source(label="x", topic=Coding(system="urn:rituximab-cds:topic", code="hbv")))
+
+
+# --- results that carry only a local lab code (EHR feeds) --------------------------------------------
+
+def local(text, days, concept=None, string=None, value=None, unit=""):
+    o = obs("LOCAL", days, value, unit, concept=concept, string=string)
+    o["code"] = {"coding": [{"system": "urn:oid:1.2.3.4.5", "code": "HEP123", "display": text}], "text": text}
+    return o
+
+
+def test_locally_coded_hepatitis_b_results_are_read_by_name():
+    r = record(local("Hepatitis B Surface Antigen", 20, string="Reactive"), local("HBcAb Total", 20, string="Reactive"))
+    f = one(hepatitis_b(r, ORDER, P))
+    assert f.severity == "critical" and f.facts["state"] == "hbsag-positive-untreated"
+
+
+def test_local_look_alikes_do_not_count():
+    # Surface antibody is not surface antigen; IgM anti-HBc is not the total antibody the label asks for.
+    r = record(local("Hepatitis B Surface Antibody", 20, string="Reactive"),
+               local("Hepatitis B core antibody IgM", 20, string="Reactive"))
+    f = one(hepatitis_b(r, ORDER, P))
+    assert f.facts["state"] == "missing" and f.facts["missing"] == ["HBsAg", "anti-HBc (total)"]
+
+
+def test_locally_coded_hbv_dna_and_hcg_are_read():
+    dna = record(*screened_anti_hbc_positive(), local("HBV DNA PCR, quantitative", 5, value=900, unit="IU/mL"))
+    assert one(hepatitis_b(dna, ORDER, P)).severity == "critical"
+    pregnant = record(patient("female", 30), local("Pregnancy test, urine", 3, string="Positive"))
+    assert one(pregnancy(pregnant, ORDER, P)).severity == "warning"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from service.clinical import labs
 from service.clinical.fhir_values import codings, condition_is_active, effective_datetime, is_entered_in_error
 from service.clinical.findings import (
     Evidence,
@@ -19,6 +20,7 @@ from service.clinical.findings import (
     ReferralSuggestion,
     Severity,
 )
+from service.clinical.labs import Result
 from service.clinical.medications import MedicationUse, uses_of_class
 from service.clinical.record import OrderUnderReview, PatientRecord, Resource
 from service.clinical.rituximab_history import prior_doses
@@ -36,6 +38,24 @@ def cfg(section: str) -> dict[str, Any]:
 def test_codes(key: str) -> list[str]:
     """The LOINC codes of ``tests.<key>`` (sibling codes of one test)."""
     return cfg("tests")[key]["loinc"]
+
+
+def lab_results(record: PatientRecord, key: str) -> list[Result]:
+    """Results of ``tests.<key>``: by LOINC code, and by name for results with local codes only.
+
+    Labs that send only their own codes are common in EHR feeds; the names in
+    knowledge/safety.yaml find them, and ``not_names`` keeps look-alike tests
+    (surface antibody for surface antigen, IgM for total anti-HBc) out.
+    """
+    spec = cfg("tests")[key]
+    found = labs.results(record, spec["loinc"])
+    if spec.get("names"):
+        excluded = [w.lower() for w in spec.get("not_names", [])]
+        local = [r for r in labs.results_named(record, spec["names"])
+                 if not any(w in labs.test_name(r.resource).lower() for w in excluded)]
+        if local:
+            found = sorted([*found, *local], key=lambda r: r.when or labs.UNDATED, reverse=True)
+    return found
 
 
 def order_of(key: str, reason: str | None = None) -> OrderSuggestion:

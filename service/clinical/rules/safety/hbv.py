@@ -28,6 +28,7 @@ from service.clinical.rules.safety._common import (
     after_ivig,
     cfg,
     condition_evidence,
+    lab_results,
     matching_conditions,
     medication_evidence,
     medication_of,
@@ -35,7 +36,6 @@ from service.clinical.rules.safety._common import (
     on_rituximab,
     order_of,
     referral_of,
-    test_codes,
 )
 
 HBV = RuleOutput("safety.hbv", "hbv", "2")
@@ -78,9 +78,9 @@ def _antiviral_orders(reason: str) -> dict[str, tuple]:
 def hepatitis_b(record: PatientRecord, order: OrderUnderReview, policy: Policy) -> list[Finding]:
     conf = cfg("hbv")
     continuing = on_rituximab(record, order)
-    hbsag_all = labs.results(record, test_codes("hbsag"))
-    anti_hbc_all = labs.results(record, test_codes("anti_hbc"))
-    dna_all = [r for r in labs.results(record, test_codes("hbv_dna")) if dna_detectable(r) is not None]
+    hbsag_all = lab_results(record, "hbsag")
+    anti_hbc_all = lab_results(record, "anti_hbc")
+    dna_all = [r for r in lab_results(record, "hbv_dna") if dna_detectable(r) is not None]
     chronic = matching_conditions(record, conf["chronic_icd10"], conf["chronic_snomed"])
     antiviral = [u for u in uses_of_class(record, "hbv_antivirals") if u.active]
 

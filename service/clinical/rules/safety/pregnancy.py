@@ -22,6 +22,7 @@ from service.clinical.rules.safety._common import (
     RuleOutput,
     cfg,
     condition_evidence,
+    lab_results,
     matching_conditions,
     on_rituximab,
     order_of,
@@ -47,7 +48,7 @@ def _pregnancy_evidence(record: PatientRecord) -> list[Evidence]:
     conf = cfg("pregnancy")
     recent = timedelta(days=conf["result_days"])
     out: list[Evidence] = []
-    hcg = [r for r in labs.results(record, test_codes("hcg")) if r.when and hcg_reading(r)]
+    hcg = [r for r in lab_results(record, "hcg") if r.when and hcg_reading(r)]
     if hcg and hcg_reading(hcg[0]) == "positive" and record.now - hcg[0].when <= recent:  # type: ignore[operator]
         out.append(labs.evidence(record, hcg[0], "hCG"))
     latest_negative = next((r.when for r in hcg if hcg_reading(r) == "negative"), None)
@@ -85,7 +86,7 @@ def pregnancy(record: PatientRecord, order: OrderUnderReview, policy: Policy) ->
             override_reasons=("benefit-outweighs-risk", "specialist-reviewed", "not-applicable"))]
     if on_rituximab(record, order) or not _reproductive_potential(record):
         return []
-    tests = [r for r in labs.results(record, test_codes("hcg"))
+    tests = [r for r in lab_results(record, "hcg")
              if r.when and record.now - r.when <= timedelta(days=conf["test_days"])]
     if tests:
         return [PREGNANCY.finding("pass", "Recent pregnancy test negative", facts={"state": "tested"},
