@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.metrics import install_metrics
     from service.security import install_security
     from service.security.fhir_allowlist import fhir_server_policy
+    from service.web.course_review import install as install_course_review
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_metrics(app)
     app.register_blueprint(bp)
     app.register_blueprint(openapi_bp)
+    install_course_review(app, settings)
     install_error_handlers(app)
     return app
 

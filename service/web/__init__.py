@@ -1,0 +1,1 @@
+"""Pages for people: the SMART course-review app (``course_review``) and the development playground."""
