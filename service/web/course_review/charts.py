@@ -86,8 +86,10 @@ class TimeAxis:
 
     def ticks(self, count: int = 6) -> list[Tick]:
         span = self.end - self.start
-        return [Tick(self.x(t), t.strftime("%Y-%m")) for t in (self.start + span * i / (count - 1)
-                                                              for i in range(count))]
+        # Months repeat on a short axis (a first course: weeks of data): then label days.
+        label = "%Y-%m" if span.days > 2 * 365 else "%Y-%m-%d"
+        return [Tick(self.x(t), t.strftime(label)) for t in (self.start + span * i / (count - 1)
+                                                            for i in range(count))]
 
 
 def _nice_step(top: float, lines: int = 4) -> float:

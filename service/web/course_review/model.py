@@ -20,7 +20,7 @@ from markupsafe import Markup
 from cards import CardContext, build_cards
 from service.clinical import labs, units
 from service.clinical.engine import load_rules
-from service.clinical.fhir_values import as_list, codings, concept_text, effective_datetime
+from service.clinical.fhir_values import as_list, codings, effective_datetime
 from service.clinical.findings import TOPICS, Evidence, Finding
 from service.clinical.medications import uses_of_class
 from service.clinical.products import product
@@ -145,7 +145,9 @@ def _route(resource: Resource) -> str:
     if isinstance(dosage, list):
         dosage = dosage[0] if dosage else None
     route = dosage.get("route") if isinstance(dosage, dict) else None
-    return concept_text(route) or next((d for _, _, d in codings(route) if d), "") or "not recorded"
+    if isinstance(route, dict) and isinstance(route.get("text"), str) and route["text"]:
+        return str(route["text"])
+    return next((d for _, _, d in codings(route) if d), None) or "not recorded"
 
 
 def _mg(value: float | None) -> str:
@@ -259,7 +261,7 @@ def letter(order_findings: list[Finding], ctx: CardContext) -> Letter:
                     return Letter(True, Markup(_MARKDOWN.render(markdown)), markdown, action.resource)  # noqa: S704
     reasons = [f.summary for f in order_findings
                if f.topic in ("indication", "dosing") and f.severity in ("warning", "critical")]
-    return Letter(False, reasons=reasons or ["No rituximab order to assess."])
+    return Letter(False, reasons=reasons)
 
 
 def course_review(
