@@ -100,7 +100,7 @@ def test_seed_a_course_review(page: Page, smart: SmartHarness):
 
 def test_seed_b_course_review_pdf_and_save(page: Page, smart: SmartHarness, fhir_base_url: str):
     _open(page, smart, "seed-b", card_app_context("seed-b"))
-    assert "seed-b-rtx" in page.inner_text("#order")
+    assert "MedicationRequest/seed-b-rtx-order" in page.inner_text("#order")
     # Rituximab-naive: the order starts the first course; the regimen it is compared with is shown.
     assert "starts the first course" in page.inner_text("#no-doses")
     assert "1000 mg" in page.inner_text("#regimen")

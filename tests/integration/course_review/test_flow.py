@@ -41,7 +41,7 @@ def test_ehr_launch_uses_pkce_s256_and_minimal_scopes(smart: SmartHarness):
 def test_course_page_shows_timeline_checklist_and_letter_for_the_card_order(smart: SmartHarness):
     _, page = smart.launch("seed-b", card_app_context("seed-b"))
     html = page.text
-    assert "seed-b-rtx" in html  # the order named by the card's appContext
+    assert "MedicationRequest/seed-b-rtx-order" in html  # the order named by the card's appContext
     assert 'id="timeline"' in html and 'id="checklist"' in html and 'id="letter"' in html
     assert "Letter of medical necessity" in html
 
