@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.security import install_security
     from service.security.fhir_allowlist import fhir_server_policy
     from service.web.playground import install_playground
+    from service.web.course_review import install as install_course_review
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(openapi_bp)
     install_playground(app, settings)
+    install_course_review(app, settings)
     install_error_handlers(app)
     return app
 

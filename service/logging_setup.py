@@ -36,7 +36,9 @@ def redact(text: str) -> str:
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(str(record.msg))
-        if record.args:
+        if isinstance(record.args, dict):  # "%(name)s"-style arguments stay a mapping
+            record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        elif record.args:
             args = record.args if isinstance(record.args, tuple) else (record.args,)
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
         for key, value in list(record.__dict__.items()):

@@ -73,6 +73,13 @@ class Settings:
     #: key for hashing patient references in the audit (empty: store as given)
     audit_patient_hash_key: str = ""
     audit_retention_days: int = 2555  # about 7 years
+    # --- the course-review SMART app (/app/) ---
+    #: signs the app's session cookie; empty: a random key per process (one worker only)
+    app_secret_key: str = ""
+    #: the client id the app is registered with in the EHR
+    app_client_id: str = "rituximab-course-review"
+    #: how long an app session lasts (also never past the access token's expiry)
+    app_session_minutes: int = 30
     #: extra free-form overrides (tests); not read from the environment
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -122,5 +129,10 @@ class Settings:
             audit_patient_hash_key=e.get("CDS_AUDIT_PATIENT_HASH_KEY") or "",
             audit_retention_days=int(
                 _number("CDS_AUDIT_RETENTION_DAYS", e.get("CDS_AUDIT_RETENTION_DAYS"), 2555, 1)
+            ),
+            app_secret_key=e.get("CDS_APP_SECRET_KEY") or "",
+            app_client_id=e.get("CDS_APP_CLIENT_ID") or cls.app_client_id,
+            app_session_minutes=int(
+                _number("CDS_APP_SESSION_MINUTES", e.get("CDS_APP_SESSION_MINUTES"), 30, 1)
             ),
         )

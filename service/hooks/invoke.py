@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cards import CardContext, build_cards
+from cards.links import add_course_review_links
 from cards.model import Card
 from service.clinical.engine import evaluate_chart, evaluate_order, unidentified_orders_finding
 from service.clinical.findings import Finding
@@ -65,8 +66,11 @@ def handle_hook(
     body: Any,
     runtime: HookRuntime,
     now: datetime | None = None,
+    app_launch_url: str | None = None,
 ) -> HookOutcome:
-    """Run one invocation.  Raises HookRequestError for a malformed request."""
+    """Run one invocation.  Raises HookRequestError for a malformed request.
+
+    ``app_launch_url``: the course-review app's launch URL, linked from the cards that want it."""
     timings: dict[str, float] = {}
     t = time.perf_counter()
     req = parse_hook_request(body, service)
@@ -142,6 +146,8 @@ def _answer(
         today=now.date().isoformat(),
     )
     cards = build_cards(findings, ctx)
+    if app_launch_url:
+        add_course_review_links(cards, service.hook, app_launch_url, [o.request for o in orders])
     body_out = {"cards": [c.to_json() for c in cards]}
     timings["cards"] = _ms(t)
     return HookOutcome(

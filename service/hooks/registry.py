@@ -45,7 +45,9 @@ SERVICES: tuple[ServiceDefinition, ...] = (
             "At signature of a rituximab order: documented indication and prerequisites, "
             "product, dose and interval, and the pre-infusion safety work-up (hepatitis B, "
             "immunoglobulins, tuberculosis, blood counts, vaccines, prior reactions), with "
-            "one-click orders for what is missing."
+            "one-click orders for what is missing. The medical-necessity summary card links "
+            "(SMART link, \"Open course review\") to the course-review app at /app/launch: "
+            "course timeline, lab trends, safety checklist and a printable necessity letter."
         ),
         evaluation="order",
     ),
@@ -65,7 +67,8 @@ SERVICES: tuple[ServiceDefinition, ...] = (
         title="Rituximab monitoring reminders",
         description=(
             "For patients who received rituximab in the last 12 months: immunoglobulins, blood "
-            "counts and hepatitis B monitoring due, and when the next course falls due."
+            "counts and hepatitis B monitoring due, and when the next course falls due. Each card "
+            "links (SMART link) to the course-review app at /app/launch."
         ),
         evaluation="chart",
     ),

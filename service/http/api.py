@@ -91,7 +91,7 @@ def invoke(service_id: str) -> Any:
         return body
     runtime = current_app.extensions["cds.runtime"]
     try:
-        outcome = handle_hook(service, body, runtime)
+        outcome = handle_hook(service, body, runtime, app_launch_url=_app_launch_url())
     except HookRequestError as exc:
         return error_response(400, "bad_request", str(exc))
     g.hook_outcome = outcome
@@ -101,6 +101,14 @@ def invoke(service_id: str) -> Any:
     resp.status_code = outcome.status
     resp.headers["Server-Timing"] = server_timing(outcome)
     return resp
+
+
+def _app_launch_url() -> str | None:
+    """The course-review app's SMART launch URL, as the EHR reaches this service."""
+    if "course_review.launch" not in current_app.view_functions:
+        return None
+    base = current_app.extensions["cds.settings"].public_base_url or request.host_url.rstrip("/")
+    return base + "/app/launch"
 
 
 def server_timing(outcome: HookOutcome) -> str:

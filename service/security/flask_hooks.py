@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 
 #: Paths served without a JWT: load-balancer health and the metrics scrape.
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json"})
+#: Pages for people (the SMART course-review app): a browser carries no CDS client JWT;
+#: the app authorizes through SMART App Launch instead.
+PAGE_PREFIXES = ("/app/",)
 
 
 def _unauthorized() -> Response:
@@ -42,7 +45,7 @@ def install_security(app: Flask, settings: Settings) -> None:
 
     @app.before_request
     def _authenticate() -> Response | None:
-        if request.method == "OPTIONS" or request.path in PUBLIC_PATHS:
+        if request.method == "OPTIONS" or request.path in PUBLIC_PATHS or request.path.startswith(PAGE_PREFIXES):
             return None  # CORS preflight carries no JWT (CDS Hooks §CORS)
         base = settings.public_base_url or request.host_url.rstrip("/")
         audience = base + request.path

@@ -1,1 +1,1 @@
-"""Pages for people: the development playground (and the SMART app), each in its own module."""
+"""Pages for people: the SMART course-review app (``course_review``) and the development playground (``playground``), each in its own module."""

@@ -152,3 +152,15 @@ def test_redaction_filter_scrubs_jwts_and_bearer_tokens():
     out = redact(f"header Authorization: Bearer abc.def-123 token={jwt_like} "
                  '{"access_token": "zzz"}')
     assert "abc.def-123" not in out and jwt_like not in out and "zzz" not in out
+
+
+def test_redaction_keeps_mapping_style_log_arguments_a_mapping():
+    """fontTools logs "%(msg)s"-style with a dict: wrapping it in a tuple broke every such line."""
+    import logging
+
+    from service.logging_setup import RedactingFilter
+
+    record = logging.LogRecord("fontTools", logging.DEBUG, __file__, 1, "Took %(time).3fs to %(msg)s",
+                               ({"msg": "load Bearer abc.def", "time": 0.5},), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "Took 0.500s to load Bearer [redacted]"

@@ -1,0 +1,158 @@
+"""A test double of an EHR for SMART App Launch: authorization server + FHIR front.
+
+Clearly a test double (like tests/faulty_fhir.py): it plays what the EHR does
+around a real FHIR server (sekmet-fhir, which ignores auth by default):
+
+- ``/fhir/.well-known/smart-configuration``: SMART 2.0 discovery (S256 only);
+- ``/authorize``: checks client id, redirect URI, PKCE S256, ``aud`` and the
+  launch id, then "signs the user in" at once and redirects with a code;
+- ``/token``: checks the code, redirect URI and PKCE verifier, and answers
+  with a bearer token, the patient context and the launch's ``appContext``;
+- ``/fhir/...``: forwards to the real FHIR server only with a token it
+  issued and a scope that allows the request, rewriting the server's own
+  base URL (in ``next`` links) to its own.
+
+Knobs for refusal tests: ``drop_scopes`` (grant less than asked),
+``expires_in``.  ``authorize_requests``, ``token_requests`` and
+``fhir_requests`` record what the app sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from flask import Flask, Response, jsonify, redirect, request
+
+CLIENT_ID = "rituximab-course-review"
+
+
+@dataclass
+class SmartEhr:
+    fhir_upstream: str
+    base_url: str = ""  # set once served: http://127.0.0.1:PORT
+    redirect_uri: str = ""  # the app's registered callback
+    drop_scopes: set[str] = field(default_factory=set)
+    expires_in: int = 3600
+    launches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    authorize_requests: list[dict[str, str]] = field(default_factory=list)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    fhir_requests: list[tuple[str, str, int]] = field(default_factory=list)
+
+    @property
+    def fhir_base(self) -> str:
+        return self.base_url + "/fhir"
+
+    def new_launch(self, patient: str, app_context: str | None = None) -> str:
+        """What the EHR does when the clinician clicks a SMART link: a launch id with context."""
+        launch = secrets.token_urlsafe(12)
+        self.launches[launch] = {"patient": patient, "appContext": app_context}
+        return launch
+
+
+def _oauth_error(error: str, status: int = 400) -> tuple[Response, int]:
+    return jsonify({"error": error}), status
+
+
+def _allows(scopes: list[str], rtype: str, letter: str) -> bool:
+    for scope in scopes:
+        level, _, rest = scope.partition("/")
+        stype, _, perms = rest.partition(".")
+        if level in ("patient", "user") and stype in (rtype, "*") and letter in perms:
+            return True
+    return False
+
+
+def build_ehr_app(ehr: SmartEhr) -> Flask:
+    app = Flask("smart_ehr")
+    upstream = requests.Session()
+    upstream.trust_env = False
+
+    @app.get("/fhir/.well-known/smart-configuration")
+    def smart_configuration() -> Response:
+        return jsonify({
+            "authorization_endpoint": ehr.base_url + "/authorize",
+            "token_endpoint": ehr.base_url + "/token",
+            "code_challenge_methods_supported": ["S256"],
+            "grant_types_supported": ["authorization_code"],
+            "capabilities": ["launch-ehr", "launch-standalone", "client-public", "context-ehr-patient",
+                             "permission-v2", "permission-patient"],
+            "scopes_supported": ["launch", "launch/patient", "patient/*.rs", "patient/DocumentReference.c"],
+        })
+
+    @app.get("/authorize")
+    def authorize() -> Any:
+        args = dict(request.args)
+        ehr.authorize_requests.append(args)
+        if args.get("client_id") != CLIENT_ID or args.get("redirect_uri") != ehr.redirect_uri:
+            return _oauth_error("invalid_client")  # never redirect to an unregistered URI (RFC 6749 §4.1.2.1)
+        if args.get("response_type") != "code" or args.get("code_challenge_method") != "S256" \
+                or not args.get("code_challenge") or args.get("aud") != ehr.fhir_base:
+            return redirect(ehr.redirect_uri + "?" + urlencode({"error": "invalid_request",
+                                                                "state": args.get("state", "")}))
+        launch = ehr.launches.get(args.get("launch", ""))
+        scopes = args.get("scope", "").split()
+        if launch is None and "launch/patient" in scopes:
+            launch = {"patient": "seed-a", "appContext": None}  # standalone: "the user picked seed-a"
+        if launch is None:
+            return redirect(ehr.redirect_uri + "?" + urlencode({"error": "access_denied",
+                                                                "state": args.get("state", "")}))
+        code = secrets.token_urlsafe(16)
+        ehr.codes[code] = {"challenge": args["code_challenge"], "redirect_uri": args["redirect_uri"],
+                           "scope": " ".join(s for s in scopes if s not in ehr.drop_scopes), **launch}
+        return redirect(ehr.redirect_uri + "?" + urlencode({"code": code, "state": args.get("state", "")}))
+
+    @app.post("/token")
+    def token() -> Any:
+        form = dict(request.form)
+        ehr.token_requests.append(form)
+        grant = ehr.codes.pop(form.get("code", ""), None)  # a code is single use
+        if grant is None or form.get("grant_type") != "authorization_code":
+            return _oauth_error("invalid_grant")
+        if form.get("redirect_uri") != grant["redirect_uri"] or form.get("client_id") != CLIENT_ID:
+            return _oauth_error("invalid_grant")
+        verifier = form.get("code_verifier", "")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if not verifier or challenge != grant["challenge"]:
+            return _oauth_error("invalid_grant")
+        access_token = "ehr-at-" + secrets.token_urlsafe(24)
+        ehr.tokens[access_token] = {"patient": grant["patient"], "scope": grant["scope"]}
+        body = {"access_token": access_token, "token_type": "Bearer", "expires_in": ehr.expires_in,
+                "scope": grant["scope"], "patient": grant["patient"]}
+        if grant.get("appContext"):
+            body["appContext"] = grant["appContext"]
+        resp = jsonify(body)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @app.route("/fhir/<path:path>", methods=["GET", "POST"])
+    def fhir(path: str) -> Any:
+        auth = request.headers.get("Authorization", "")
+        grant = ehr.tokens.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+        rtype = path.split("/")[0].split("?")[0]
+        letter = "c" if request.method == "POST" else "r"
+        if grant is None:
+            ehr.fhir_requests.append((request.method, path, 401))
+            return _oauth_error("invalid_token", 401)
+        if not _allows(grant["scope"].split(), rtype, letter):
+            ehr.fhir_requests.append((request.method, path, 403))
+            return _oauth_error("insufficient_scope", 403)
+        url = f"{ehr.fhir_upstream}/{path}"
+        headers = {"Accept": "application/fhir+json", "Content-Type": request.content_type or "application/fhir+json"}
+        up = upstream.request(request.method, url, params=request.args, data=request.get_data(), headers=headers,
+                              timeout=30, allow_redirects=False)
+        ehr.fhir_requests.append((request.method, path, up.status_code))
+        body = up.content.replace(ehr.fhir_upstream.encode(), ehr.fhir_base.encode())
+        resp = Response(body, status=up.status_code, content_type=up.headers.get("Content-Type"))
+        if "Location" in up.headers:
+            resp.headers["Location"] = up.headers["Location"].replace(ehr.fhir_upstream, ehr.fhir_base)
+        return resp
+
+    return app
