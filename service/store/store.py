@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from service.store.batch_writer import BatchWriter
+from service.store.deadline import DatabaseDeadline
 from service.store.feedback import FeedbackResult, dedupe_key
 from service.store.models import AuditCard, AuditEvent, Feedback
 
@@ -62,7 +64,9 @@ def make_engine(url: str) -> Engine:
         extra: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {}
         return create_engine(url, connect_args={"timeout": 5, "check_same_thread": False}, pool_pre_ping=True,
                              **extra)
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=2,
+    # No pool_pre_ping: DatabaseDeadline pings at checkout, where its timer can cut a silent server off.
+    # connect_timeout 2 s is libpq's minimum; pool_timeout bounds the wait for a free connection.
+    engine = create_engine(url, pool_size=5, max_overflow=5, pool_timeout=1,
                            connect_args={"connect_timeout": 2})
 
     @event.listens_for(engine, "connect")
@@ -75,9 +79,18 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+#: Client-side bounds (seconds) on one unit of database work (see service/store/deadline.py).
+FEEDBACK_SECONDS = 1.5  # feedback answers 503 + Retry-After within about 2 s on a silent database
+AUDIT_BATCH_SECONDS = 5.0
+REPORT_SECONDS = 10.0
+MIGRATE_SECONDS = 30.0
+
+
 class Store:
     def __init__(self, engine: Engine, patient_hash_key: str = "") -> None:
         self.engine = engine
+        # SQLite is a local file with its own busy timeout; only a networked server can go silent.
+        self._deadline = DatabaseDeadline(engine) if engine.dialect.name == "postgresql" else None
         self.patient_hash_key = patient_hash_key.encode()
         self.audit_failures = 0
         self._lock = threading.Lock()
@@ -92,17 +105,20 @@ class Store:
 
     # --- schema ---
 
+    def _limit(self, seconds: float) -> contextlib.AbstractContextManager[None]:
+        return self._deadline.limit(seconds) if self._deadline else contextlib.nullcontext()
+
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration (Alembic ``upgrade head``)."""
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as conn:
+        with self._limit(MIGRATE_SECONDS), self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def healthy(self) -> bool:
         try:
-            with self.engine.connect() as conn:
+            with self._limit(FEEDBACK_SECONDS), self.engine.connect() as conn:
                 conn.execute(select(1))
             return True
         except SQLAlchemyError:
@@ -133,7 +149,7 @@ class Store:
     def _write_audit_batch(self, entries: list[AuditEntry]) -> None:
         """All queued entries in one transaction; if that fails, one by one (each failure counted)."""
         try:
-            with Session(self.engine) as session, session.begin():
+            with self._limit(AUDIT_BATCH_SECONDS), Session(self.engine) as session, session.begin():
                 session.add_all([self._audit_event(e) for e in entries])
             return
         except SQLAlchemyError as exc:
@@ -166,7 +182,7 @@ class Store:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         stored = unknown = 0
         try:
-            with Session(self.engine) as session, session.begin():
+            with self._limit(FEEDBACK_SECONDS), Session(self.engine) as session, session.begin():
                 cards = [item["card"] for item in items]
                 known = set(session.scalars(select(AuditCard.card_uuid).where(AuditCard.card_uuid.in_(cards))))
                 for item in items:
@@ -198,7 +214,7 @@ class Store:
         """Per topic and rule: shown, accepted, overridden, no feedback, override rate, top reasons."""
         from service.store.report import build_report
 
-        with Session(self.engine) as session:
+        with self._limit(REPORT_SECONDS), Session(self.engine) as session:
             return build_report(session, since)
 
     def purge_audit(self, older_than_days: int) -> int:
