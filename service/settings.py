@@ -63,6 +63,10 @@ class Settings:
     # --- limits and tuning ---
     max_body_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 64
+    #: client-side bound on one feedback write against a silent database (503 + Retry-After past it)
+    database_timeout_seconds: float = 2.0
+    #: feedback items accepted in one request (413 above)
+    max_feedback_items: int = 100
     fhir_timeout_seconds: float = 2.0
     fhir_deadline_seconds: float = 4.0
     fhir_page_cap: int = 20
@@ -107,6 +111,12 @@ class Settings:
             tb_screening=(e.get("CDS_TB_SCREENING") or "advisory").strip().lower(),
             max_body_bytes=int(
                 _number("CDS_MAX_BODY_BYTES", e.get("CDS_MAX_BODY_BYTES"), 5 * 1024 * 1024, 1024)
+            ),
+            database_timeout_seconds=_number(
+                "CDS_DATABASE_TIMEOUT_SECONDS", e.get("CDS_DATABASE_TIMEOUT_SECONDS"), 2.0, 0.1
+            ),
+            max_feedback_items=int(
+                _number("CDS_MAX_FEEDBACK_ITEMS", e.get("CDS_MAX_FEEDBACK_ITEMS"), 100, 1)
             ),
             fhir_timeout_seconds=_number(
                 "CDS_FHIR_TIMEOUT_SECONDS", e.get("CDS_FHIR_TIMEOUT_SECONDS"), 2.0, 0.05

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,24 @@ class AuditEntry:
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def storable(value: str | None, length: int | None) -> tuple[str | None, bool]:
+    """(value safe for a String(length) column, whether it had to change).
+
+    PostgreSQL refuses NUL in text and values over a column's length; the whole
+    audit row would be lost.  The row is kept instead, with the value cut and
+    control characters replaced, and flagged so nobody mistakes it for the original.
+    """
+    if value is None:
+        return None, False
+    safe = _CONTROL.sub("\ufffd", value)
+    if length is not None and len(safe) > length:
+        safe = safe[:length]
+    return safe, safe != value
+
+
 def normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -80,15 +99,17 @@ def make_engine(url: str) -> Engine:
 
 
 #: Client-side bounds (seconds) on one unit of database work (see service/store/deadline.py).
-FEEDBACK_SECONDS = 1.5  # feedback answers 503 + Retry-After within about 2 s on a silent database
+FEEDBACK_SECONDS = 2.0  # default of CDS_DATABASE_TIMEOUT_SECONDS: feedback's 503 + Retry-After comes this soon
 AUDIT_BATCH_SECONDS = 5.0
 REPORT_SECONDS = 10.0
 MIGRATE_SECONDS = 30.0
 
 
 class Store:
-    def __init__(self, engine: Engine, patient_hash_key: str = "") -> None:
+    def __init__(self, engine: Engine, patient_hash_key: str = "", timeout_seconds: float = FEEDBACK_SECONDS) -> None:
         self.engine = engine
+        #: bound on a feedback write or health check (audit batches and reports get longer ones)
+        self.timeout_seconds = timeout_seconds
         # SQLite is a local file with its own busy timeout; only a networked server can go silent.
         self._deadline = DatabaseDeadline(engine) if engine.dialect.name == "postgresql" else None
         self.patient_hash_key = patient_hash_key.encode()
@@ -101,7 +122,8 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Store:
-        return cls(make_engine(settings.database_url), settings.audit_patient_hash_key)
+        return cls(make_engine(settings.database_url), settings.audit_patient_hash_key,
+                   settings.database_timeout_seconds)
 
     # --- schema ---
 
@@ -118,7 +140,7 @@ class Store:
 
     def healthy(self) -> bool:
         try:
-            with self._limit(FEEDBACK_SECONDS), self.engine.connect() as conn:
+            with self._limit(self.timeout_seconds), self.engine.connect() as conn:
                 conn.execute(select(1))
             return True
         except SQLAlchemyError:
@@ -160,9 +182,12 @@ class Store:
             self._write_audit_batch([entry])
 
     def _audit_event(self, entry: AuditEntry) -> AuditEvent:
+        hook_instance, cut_instance = storable(entry.hook_instance, AuditEvent.__table__.c.hook_instance.type.length)
+        patient_ref, cut_patient = storable(self.patient_reference(entry.patient_ref),
+                                            AuditEvent.__table__.c.patient_ref.type.length)
         event = AuditEvent(
             created_at=entry.time, service_id=entry.service_id, hook=entry.hook,
-            hook_instance=entry.hook_instance, patient_ref=self.patient_reference(entry.patient_ref),
+            hook_instance=hook_instance, patient_ref=patient_ref, identifiers_sanitised=cut_instance or cut_patient,
             status=entry.status, latency_ms=entry.latency_ms, fhir_queries=entry.fhir_queries,
             fhir_ms=entry.fhir_ms, data_origins=entry.data_origins,
         )
@@ -182,7 +207,7 @@ class Store:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         stored = unknown = 0
         try:
-            with self._limit(FEEDBACK_SECONDS), Session(self.engine) as session, session.begin():
+            with self._limit(self.timeout_seconds), Session(self.engine) as session, session.begin():
                 cards = [item["card"] for item in items]
                 known = set(session.scalars(select(AuditCard.card_uuid).where(AuditCard.card_uuid.in_(cards))))
                 for item in items:
@@ -193,8 +218,9 @@ class Store:
                         "card_uuid": item["card"], "outcome": item["outcome"],
                         "outcome_timestamp": item["outcomeTimestamp"],
                         "accepted_suggestions": sorted(s["id"] for s in item.get("acceptedSuggestions") or []) or None,
+                        # Codes only: display and userComment are free text (counted, never stored).
                         "override_system": coding.get("system"), "override_code": coding.get("code"),
-                        "override_display": coding.get("display"), "has_comment": bool(reason.get("userComment")),
+                        "has_comment": bool(reason.get("userComment")),
                         "known_card": item["card"] in known, "received_at": datetime.now(UTC),
                     }
                     # RETURNING tells whether the row was new (rowcount is -1 with some drivers).
