@@ -60,6 +60,9 @@ class Settings:
     database_url: str = "sqlite:///rituximab-cds.sqlite3"
     redis_url: str | None = None
     tb_screening: str = "advisory"
+    #: directory the workers of one host share as replay cache when there is no Redis
+    #: (``rituximab-cds serve`` creates one); unset and no Redis: in-process (one process only)
+    replay_cache_dir: str | None = None
     # --- limits and tuning ---
     max_body_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 64
@@ -108,6 +111,7 @@ class Settings:
             cors_origins=_csv(e.get("CDS_CORS_ORIGINS")),
             database_url=e.get("CDS_DATABASE_URL") or cls.database_url,
             redis_url=e.get("CDS_REDIS_URL") or None,
+            replay_cache_dir=e.get("CDS_REPLAY_CACHE_DIR") or None,
             tb_screening=(e.get("CDS_TB_SCREENING") or "advisory").strip().lower(),
             max_body_bytes=int(
                 _number("CDS_MAX_BODY_BYTES", e.get("CDS_MAX_BODY_BYTES"), 5 * 1024 * 1024, 1024)

@@ -57,7 +57,7 @@ def install_security(app: Flask, settings: Settings) -> None:
     issuers = load_trusted_issuers(settings.trusted_issuers_file) if settings.trusted_issuers_file else {}
     if not issuers:
         log.warning("no trusted CDS clients configured (CDS_TRUSTED_ISSUERS_FILE): every call will get 401")
-    authenticator = ClientAuthenticator(issuers, replay_cache_for(settings.redis_url))
+    authenticator = ClientAuthenticator(issuers, replay_cache_for(settings.redis_url, settings.replay_cache_dir))
     app.extensions["cds.authenticator"] = authenticator
     failure_listeners = app.extensions.setdefault("cds.auth_failure_listeners", [])
 
