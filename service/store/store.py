@@ -69,6 +69,10 @@ def storable(value: str | None, length: int | None) -> tuple[str | None, bool]:
     return safe, safe != value
 
 
+def _audit_length(column: str) -> int | None:
+    return getattr(AuditEvent.__table__.c[column].type, "length", None)
+
+
 def normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -182,9 +186,8 @@ class Store:
             self._write_audit_batch([entry])
 
     def _audit_event(self, entry: AuditEntry) -> AuditEvent:
-        hook_instance, cut_instance = storable(entry.hook_instance, AuditEvent.__table__.c.hook_instance.type.length)
-        patient_ref, cut_patient = storable(self.patient_reference(entry.patient_ref),
-                                            AuditEvent.__table__.c.patient_ref.type.length)
+        hook_instance, cut_instance = storable(entry.hook_instance, _audit_length("hook_instance"))
+        patient_ref, cut_patient = storable(self.patient_reference(entry.patient_ref), _audit_length("patient_ref"))
         event = AuditEvent(
             created_at=entry.time, service_id=entry.service_id, hook=entry.hook,
             hook_instance=hook_instance, patient_ref=patient_ref, identifiers_sanitised=cut_instance or cut_patient,
