@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the local PostgreSQL and Redis the tests use are running
+# Make sure the local PostgreSQL and Redis the tests use are running, and nginx is installed
 # (127.0.0.1:5432 trust auth, database "test"; 127.0.0.1:6379).  Starts them
 # with the machine's own commands if they are down; never touches remote hosts.
 set -euo pipefail
@@ -28,5 +28,17 @@ ensure_redis() {
   echo "Redis did not start; Redis tests will fail" >&2
 }
 
+ensure_nginx() {
+  # The recommended front (deploy/nginx/) is tested against Debian's nginx; it is only run by the tests.
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] && return 0
+  echo "nginx is missing; installing Debian's nginx-light" >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 \
+      || echo "nginx could not be installed; the slow-client tests will fail" >&2
+  fi
+}
+
 ensure_postgres
 ensure_redis
+ensure_nginx

@@ -60,9 +60,16 @@ class Settings:
     database_url: str = "sqlite:///rituximab-cds.sqlite3"
     redis_url: str | None = None
     tb_screening: str = "advisory"
+    #: directory the workers of one host share as replay cache when there is no Redis
+    #: (``rituximab-cds serve`` creates one); unset and no Redis: in-process (one process only)
+    replay_cache_dir: str | None = None
     # --- limits and tuning ---
     max_body_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 64
+    #: client-side bound on one feedback write against a silent database (503 + Retry-After past it)
+    database_timeout_seconds: float = 2.0
+    #: feedback items accepted in one request (413 above)
+    max_feedback_items: int = 100
     fhir_timeout_seconds: float = 2.0
     fhir_deadline_seconds: float = 4.0
     fhir_page_cap: int = 20
@@ -111,9 +118,16 @@ class Settings:
             cors_origins=_csv(e.get("CDS_CORS_ORIGINS")),
             database_url=e.get("CDS_DATABASE_URL") or cls.database_url,
             redis_url=e.get("CDS_REDIS_URL") or None,
+            replay_cache_dir=e.get("CDS_REPLAY_CACHE_DIR") or None,
             tb_screening=(e.get("CDS_TB_SCREENING") or "advisory").strip().lower(),
             max_body_bytes=int(
                 _number("CDS_MAX_BODY_BYTES", e.get("CDS_MAX_BODY_BYTES"), 5 * 1024 * 1024, 1024)
+            ),
+            database_timeout_seconds=_number(
+                "CDS_DATABASE_TIMEOUT_SECONDS", e.get("CDS_DATABASE_TIMEOUT_SECONDS"), 2.0, 0.1
+            ),
+            max_feedback_items=int(
+                _number("CDS_MAX_FEEDBACK_ITEMS", e.get("CDS_MAX_FEEDBACK_ITEMS"), 100, 1)
             ),
             fhir_timeout_seconds=_number(
                 "CDS_FHIR_TIMEOUT_SECONDS", e.get("CDS_FHIR_TIMEOUT_SECONDS"), 2.0, 0.05

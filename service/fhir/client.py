@@ -2,8 +2,12 @@
 
 One ``requests.Session`` (connection pool) per app; each call carries the
 hook's bearer token, a per-request timeout that never exceeds the call's
-overall deadline, a response size cap, no redirects, and paging that follows
-``next`` links only on the FHIR server's own origin, up to a page cap.
+overall deadline, a response size cap, no redirects, no cookies, and paging
+that follows ``next`` links only under the FHIR server's base URL, up to a
+page cap.  Every request is prepared first and sent only if the prepared URL
+(what the HTTP library connects to) lies under ``fhirServer``
+(:mod:`service.fhir.origin`): a bad ``next`` link, a path with dot segments
+or a base URL with a query gets no connection, so the token goes nowhere else.
 Every failure becomes a :class:`FetchResult` with an ``error`` string: a
 data problem in the EHR's server must never turn into a 500 to the EHR.
 """
@@ -13,14 +17,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from service.fhir.access import FhirAccess
-from service.fhir.origin import same_origin
+from service.fhir.origin import BaseUrl, UnsafeUrl, parse_base
 
 _ACCEPT = "application/fhir+json, application/json;q=0.9"
 
@@ -40,7 +44,7 @@ class FetchResult:
     requests: int = 0
     elapsed_ms: float = 0.0
     error: str | None = None
-    truncated: bool = False  # page cap reached, cross-origin next link dropped, or next links loop
+    truncated: bool = False  # page cap reached, next link off the base URL dropped, or next links loop
 
 
 class FhirClient:
@@ -62,6 +66,8 @@ class FhirClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.trust_env = False  # never route patient data through an env proxy
+        # One session serves every EHR and patient: a cookie one server sets must not ride along elsewhere.
+        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
     def _headers(self, access: FhirAccess) -> dict[str, str]:
         headers = {"Accept": _ACCEPT}
@@ -70,15 +76,22 @@ class FhirClient:
         return headers
 
     def get_json(self, access: FhirAccess, url: str, deadline: float) -> dict[str, Any]:
-        """GET one URL and return its JSON object, or raise FetchError."""
+        """GET one URL under ``access.base_url`` and return its JSON object, or raise FetchError."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise FetchError("deadline exceeded before the request")
         timeout = min(self.timeout_seconds, remaining)
+        base = _base(access)
         try:
-            with self.session.get(
-                url,
-                headers=self._headers(access),
+            prepared = self.session.prepare_request(requests.Request("GET", url, headers=self._headers(access)))
+        except (requests.RequestException, ValueError) as exc:
+            raise FetchError(f"URL cannot be prepared ({type(exc).__name__})") from exc
+        # The check reads the prepared URL, the one the adapter connects to: nothing is re-parsed after it.
+        if not prepared.url or not base.contains(prepared.url):
+            raise FetchError("URL outside the FHIR server's base URL: not called")
+        try:
+            with self.session.send(
+                prepared,
                 timeout=(timeout, timeout),
                 allow_redirects=False,
                 stream=True,
@@ -129,7 +142,7 @@ class FhirClient:
         started = time.monotonic()
         result = FetchResult(requests=1)
         try:
-            data = self.get_json(access, urljoin(access.base_url + "/", path), deadline)
+            data = self.get_json(access, _under(access, path), deadline)
             if data.get("resourceType") != expected_type:
                 raise FetchError(f"expected {expected_type}, got {data.get('resourceType')}")
             result.resources.append(data)
@@ -154,7 +167,7 @@ class FhirClient:
         started = time.monotonic()
         result = FetchResult()
         url: str | None = (
-            None if first_page is not None else urljoin(access.base_url + "/", path_or_url)
+            None if first_page is not None else _under(access, path_or_url)
         )
         page = first_page
         seen: set[str] = set()
@@ -173,8 +186,8 @@ class FhirClient:
                 page = None
                 if url is None:
                     break
-                if not same_origin(url, access.base_url):
-                    result.truncated = True  # never follow a link to another origin
+                if not _base(access).contains(url):
+                    result.truncated = True  # never follow a link off the base URL (another host, /admin, ...)
                     break
                 if url in seen:
                     result.truncated = True  # a server whose next links loop: what else is missing?
@@ -186,6 +199,23 @@ class FhirClient:
             result.error = str(exc)
         result.elapsed_ms = (time.monotonic() - started) * 1000
         return result
+
+
+def _base(access: FhirAccess) -> BaseUrl:
+    try:
+        return parse_base(access.base_url)
+    except UnsafeUrl as exc:
+        raise FetchError(f"fhirServer refused ({exc})") from exc
+
+
+def _under(access: FhirAccess, relative: str) -> str:
+    """``relative`` (``Patient/1``, ``Condition?patient=1``) appended to the base URL, or an absolute URL as is.
+
+    No ``urljoin``: it would resolve ``../`` itself; the prepared URL is checked instead.
+    """
+    if relative.startswith(("http://", "https://")):
+        return relative
+    return f"{access.base_url.rstrip('/')}/{relative.lstrip('/')}"
 
 
 def next_link(bundle: dict[str, Any]) -> str | None:

@@ -32,6 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from service.clinical.fhir_values import with_usable_id
 from service.clinical.record import PatientRecord
@@ -70,7 +71,8 @@ class GatherStats:
 
 
 def _resolve_tokens(template: str, patient_id: str) -> str:
-    return template.replace(PATIENT_CONTEXT, patient_id)
+    # Percent-encoded: the id is checked at the edge, and still never able to add a parameter or segment.
+    return template.replace(PATIENT_CONTEXT, quote(patient_id, safe=""))
 
 
 def _prefetch_state(value: Any, resource_type: str) -> str:

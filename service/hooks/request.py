@@ -4,10 +4,17 @@ Real clients deviate from the spec in harmless ways (the sandbox sends
 ``category`` as an object, no ``Bundle.type``, orders without ``intent``,
 re-signed orders not in draft status): those are accepted.  Only what makes
 evaluation impossible is rejected, with a message naming the problem.
+
+Identifiers are the exception: they end up in FHIR URLs, audit rows and the
+resources the cards suggest, so they are checked strictly at the edge.
+``patientId`` ``"a,b"`` would search two charts at once, ``"../x"`` would
+leave the FHIR base, ``"x&patient=y"`` would add a search parameter; a
+``hookInstance`` with NUL or 10,000 characters could not be audited.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +25,23 @@ from service.hooks.registry import ServiceDefinition
 
 class HookRequestError(ValueError):
     """The body is not a usable CDS Hooks request (-> 400 with this message)."""
+
+
+#: FHIR R4 id datatype (https://hl7.org/fhir/R4/datatypes.html#id); "." and ".." are refused too
+#: (they are dot segments in a URL path).
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+#: userId: "Practitioner/abc", "PractitionerRole/123" (CDS Hooks 2.0 §order-sign context).
+USER_REFERENCE = re.compile(r"[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}")
+#: hookInstance is a UUID in the spec; any printable ASCII up to the audit column's length is tolerated.
+HOOK_INSTANCE = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def _identifier(value: str | None, pattern: re.Pattern[str], field_name: str, shape: str) -> str | None:
+    if value is None:
+        return None
+    if not pattern.fullmatch(value) or value.split("/")[-1].strip(".") == "":
+        raise HookRequestError(f"{field_name} must be {shape}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -76,13 +100,18 @@ def parse_hook_request(body: Any, service: ServiceDefinition) -> HookRequest:
         raise HookRequestError(
             f"hook {hook!r} does not match service {service.id!r}, which answers {service.hook!r}"
         )
-    hook_instance = _string(body, "hookInstance", "", required=True)
+    hook_instance = _identifier(_string(body, "hookInstance", "", required=True), HOOK_INSTANCE, "hookInstance",
+                                "a UUID (at most 128 printable ASCII characters, no spaces)")
     context = body.get("context")
     if not isinstance(context, dict):
         raise HookRequestError("context is required and must be an object")
-    patient_id = _string(context, "patientId", "context.", required=True)
-    user_id = _string(context, "userId", "context.", required=False)
-    encounter_id = _string(context, "encounterId", "context.", required=False)
+    fhir_id = "a FHIR id (1-64 of A-Z a-z 0-9 - .)"
+    patient_id = _identifier(_string(context, "patientId", "context.", required=True), FHIR_ID,
+                             "context.patientId", fhir_id)
+    user_id = _identifier(_string(context, "userId", "context.", required=False), USER_REFERENCE,
+                          "context.userId", "a reference such as Practitioner/<FHIR id>")
+    encounter_id = _identifier(_string(context, "encounterId", "context.", required=False), FHIR_ID,
+                               "context.encounterId", fhir_id)
 
     draft_orders: tuple[dict[str, Any], ...] = ()
     selections: tuple[str, ...] = ()

@@ -22,7 +22,9 @@ def read_json_body() -> Any:
     ctype = (request.mimetype or "").lower()
     if ctype not in ("application/json", "application/fhir+json") and not ctype.endswith("+json"):
         return error_response(415, "unsupported_media_type", "Content-Type must be application/json")
-    raw = request.get_data(cache=True)
+    raw = _body_bytes()
+    if raw is None:
+        return error_response(413, "request_entity_too_large", "The body is larger than the size limit.")
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -31,6 +33,20 @@ def read_json_body() -> Any:
     if json_depth(body, stop_at=limit) > limit:
         return error_response(400, "bad_request", f"The JSON body is nested deeper than {limit} levels.")
     return body
+
+
+def _body_bytes() -> bytes | None:
+    """The raw body, or None when it is over the size limit.
+
+    Werkzeug checks ``MAX_CONTENT_LENGTH`` against Content-Length; a chunked
+    body has none, and was silently cut at the limit (then "not valid JSON").
+    So read one byte past the limit and count.
+    """
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None or not request.environ.get("wsgi.input_terminated"):
+        return request.get_data(cache=True)
+    raw: bytes = request.environ["wsgi.input"].read(limit + 1)
+    return None if len(raw) > limit else raw
 
 
 def _reject_constant(name: str) -> Any:

@@ -12,7 +12,14 @@ from service.hooks.invoke import HookOutcome
 from service.hooks.registry import ServiceDefinition
 from service.http.errors import error_response
 from service.settings import Settings
-from service.store import AuditEntry, FeedbackError, Store, StoreUnavailable, validate_feedback
+from service.store import (
+    AuditEntry,
+    FeedbackError,
+    Store,
+    StoreUnavailable,
+    TooManyFeedbackItems,
+    validate_feedback,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("store", __name__)
@@ -32,10 +39,12 @@ def audit_entry(service: ServiceDefinition, outcome: HookOutcome, latency_ms: fl
     )
 
 
-def feedback_handler(store: Store) -> Any:
+def feedback_handler(store: Store, max_items: int) -> Any:
     def handle(service_id: str, body: Any) -> Any:
         try:
-            items = validate_feedback(body)
+            items = validate_feedback(body, max_items)
+        except TooManyFeedbackItems as exc:
+            return error_response(413, "request_entity_too_large", str(exc))
         except FeedbackError as exc:
             return error_response(400, "bad_request", str(exc))
         try:
@@ -78,7 +87,7 @@ def install_store(app: Flask, settings: Settings) -> Store:
         log.error("database migration at start-up failed; audit and feedback will fail until it is reachable",
                   extra={"reason": type(exc).__name__})
     app.extensions["cds.store"] = store
-    app.extensions["cds.feedback_handler"] = feedback_handler(store)
+    app.extensions["cds.feedback_handler"] = feedback_handler(store, settings.max_feedback_items)
 
     def audit(service: ServiceDefinition, outcome: HookOutcome) -> None:
         started = g.get("request_started")

@@ -1,16 +1,21 @@
 """Verify the CDS client's JWT (CDS Hooks 2.0 §Trusting CDS Clients, §JWT Signing Algorithm).
 
-Checks, in order: Bearer token present; header ``alg`` asymmetric (RS/PS/ES
+Checks, in order: Bearer token present (the scheme matched case-insensitively,
+RFC 6750 §2.1 / RFC 9110 §11.1); ``exp``, ``iat`` and ``nbf`` (if any) finite
+numbers; header ``alg`` asymmetric (RS/PS/ES
 256/384/512: never ``none`` or HS*), ``kid`` present, ``jku`` (if any) equal
 to the issuer's configured ``jwks_uri``; ``iss`` trusted; signature with the
 issuer's key; ``aud`` equal to the URL called; ``exp`` in the future and not
 too far; ``iat`` not in the future; ``jti`` present and never seen before
 within the token's lifetime.  Every failure is an AuthenticationError whose
-reason is for the log only.
+reason is for the log only, including errors PyJWT or the crypto library
+raise outside their own exception family (a header claiming RS256 over an EC
+key raises TypeError): a forged token is a 401, never a 500.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +29,19 @@ from service.security.replay import ReplayCache, ReplayCacheUnavailable
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 CLOCK_SKEW_SECONDS = 60
 MAX_LIFETIME_SECONDS = 3600  # best practice: replay cache <= 1 h, so no longer-lived tokens
+#: JWK key type each algorithm family needs (RFC 7518 §3.1): checked before PyJWT sees the pair.
+_KEY_TYPE = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+#: Largest magnitude accepted for a NumericDate: exact in a float, far beyond any real expiry.
+_MAX_NUMERIC_DATE = 2**53
+
+
+def _numeric_date(claims: dict[str, object], name: str) -> None:
+    """RFC 7519 §2 NumericDate: a JSON number, finite; not a string, bool, list or 10**400."""
+    if name not in claims:
+        return
+    value = claims[name]
+    if type(value) not in (int, float) or not math.isfinite(value) or abs(value) > _MAX_NUMERIC_DATE:  # type: ignore[arg-type]
+        raise AuthenticationError(f"{name} is not a finite number")
 
 
 class AuthenticationError(Exception):
@@ -52,17 +70,30 @@ class ClientAuthenticator:
         self.clock = clock
 
     def authenticate(self, authorization: str | None, audience: str) -> VerifiedClient:
-        if not authorization or not authorization.startswith("Bearer "):
+        try:
+            return self._authenticate(authorization, audience)
+        except AuthenticationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any library error on a hostile token is a rejection
+            raise AuthenticationError(f"token rejected ({type(exc).__name__})") from exc
+
+    def _authenticate(self, authorization: str | None, audience: str) -> VerifiedClient:
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise AuthenticationError("missing bearer token")
-        token = authorization[len("Bearer "):].strip()
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"malformed token ({type(exc).__name__})") from exc
+        if not isinstance(header, dict) or not isinstance(unverified, dict):
+            raise AuthenticationError("malformed token")
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
             raise AuthenticationError(f"algorithm {alg!r} not allowed")
+        for claim in ("exp", "iat", "nbf"):
+            _numeric_date(unverified, claim)
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise AuthenticationError("kid missing")
@@ -77,6 +108,8 @@ class ClientAuthenticator:
             key = self.keys.key(iss, kid)
         except KeyLookupError as exc:
             raise AuthenticationError(str(exc)) from exc
+        if key.key_type != _KEY_TYPE[alg[:2]]:
+            raise AuthenticationError(f"algorithm {alg} does not fit a {key.key_type} key")
         now = self.clock()
         try:
             claims = jwt.decode(

@@ -1,4 +1,11 @@
-"""Wire authentication and CORS into the Flask app."""
+"""Wire authentication and CORS into the Flask app.
+
+The JWT ``aud`` is compared with ``CDS_PUBLIC_BASE_URL`` + path.  Unset, the
+base is the address the server itself listens on (WSGI ``SERVER_NAME`` and
+``SERVER_PORT``; gunicorn fills them from its bound socket), never the
+client's ``Host`` header: otherwise a token minted for another CDS service
+would be accepted by sending its host name along with it.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +35,16 @@ def _unauthorized() -> Response:
     return resp
 
 
+def listening_base(environ: dict[str, str]) -> str:
+    """scheme://SERVER_NAME[:SERVER_PORT]: where this server listens, as WSGI tells it."""
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("SERVER_NAME", "")
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    port = environ.get("SERVER_PORT", "")
+    default = {"http": "80", "https": "443"}.get(scheme)
+    return f"{scheme}://{host}" if port in ("", default) else f"{scheme}://{host}:{port}"
+
+
 def install_security(app: Flask, settings: Settings) -> None:
     if settings.cors_origins:
         # Explicit origins only; no credentials, so never "*" with credentials.
@@ -36,10 +53,14 @@ def install_security(app: Flask, settings: Settings) -> None:
     if not settings.jwt_required:
         log.warning("CDS_JWT_REQUIRED=false: calls are not authenticated; development only")
         return
+    if not settings.public_base_url:
+        log.warning("CDS_PUBLIC_BASE_URL is unset: a JWT's aud must name the address this server listens on "
+                    "(never the Host header), so calls through a proxy or a DNS name will get 401. "
+                    "Set CDS_PUBLIC_BASE_URL to the URL the EHR calls.")
     issuers = load_trusted_issuers(settings.trusted_issuers_file) if settings.trusted_issuers_file else {}
     if not issuers:
         log.warning("no trusted CDS clients configured (CDS_TRUSTED_ISSUERS_FILE): every call will get 401")
-    authenticator = ClientAuthenticator(issuers, replay_cache_for(settings.redis_url))
+    authenticator = ClientAuthenticator(issuers, replay_cache_for(settings.redis_url, settings.replay_cache_dir))
     app.extensions["cds.authenticator"] = authenticator
     failure_listeners = app.extensions.setdefault("cds.auth_failure_listeners", [])
 
@@ -47,7 +68,7 @@ def install_security(app: Flask, settings: Settings) -> None:
     def _authenticate() -> Response | None:
         if request.method == "OPTIONS" or request.path in PUBLIC_PATHS or request.path.startswith(PAGE_PREFIXES):
             return None  # CORS preflight carries no JWT (CDS Hooks §CORS)
-        base = settings.public_base_url or request.host_url.rstrip("/")
+        base = settings.public_base_url or listening_base(request.environ)
         audience = base + request.path
         try:
             g.cds_client = authenticator.authenticate(request.headers.get("Authorization"), audience)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.fhir.origin import UnsafeUrl, parse_base
+
 
 class TrustedIssuersError(ValueError):
     """The trusted-issuers file is missing, malformed or names an issuer twice."""
@@ -23,6 +25,16 @@ class TrustedIssuer:
     iss: str
     jwks_uri: str | None = None
     jwks: dict[str, Any] | None = None
+
+
+def _check_jwks_uri(iss: str, jwks_uri: Any) -> None:
+    """https, or http on loopback only: keys fetched in clear could be swapped on the way."""
+    try:
+        base = parse_base(jwks_uri if isinstance(jwks_uri, str) else "")
+    except UnsafeUrl as exc:
+        raise TrustedIssuersError(f"issuer {iss!r}: jwks_uri must be an http(s) URL ({exc})") from exc
+    if base.scheme != "https" and not base.is_loopback:
+        raise TrustedIssuersError(f"issuer {iss!r}: jwks_uri must use https (http only on a loopback address)")
 
 
 def load_trusted_issuers(path: Path) -> dict[str, TrustedIssuer]:
@@ -43,8 +55,8 @@ def load_trusted_issuers(path: Path) -> dict[str, TrustedIssuer]:
         if jwks_uri is None and jwks is None:
             # Both may be given: keys pinned inline (offline), jwks_uri only to check a jku header.
             raise TrustedIssuersError(f"issuer {entry['iss']!r} needs 'jwks_uri' or 'jwks'")
-        if jwks_uri is not None and not (isinstance(jwks_uri, str) and jwks_uri.startswith(("https://", "http://"))):
-            raise TrustedIssuersError(f"issuer {entry['iss']!r}: jwks_uri must be an http(s) URL")
+        if jwks_uri is not None:
+            _check_jwks_uri(entry["iss"], jwks_uri)
         if jwks is not None and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)):
             raise TrustedIssuersError(f"issuer {entry['iss']!r}: jwks must be a JWK Set with 'keys'")
         if entry["iss"] in issuers:

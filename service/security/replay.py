@@ -1,14 +1,20 @@
 """``jti`` replay cache: a JWT is accepted once within its lifetime.
 
-In-process by default; Redis when ``CDS_REDIS_URL`` is set so that several
-workers and hosts share it (an atomic ``SET NX EX``).  If Redis cannot be
-reached the check fails closed: accepting a possibly replayed token is worse
-than refusing a call the EHR will retry.
+Redis when ``CDS_REDIS_URL`` is set, so that several workers and hosts share
+it (an atomic ``SET NX EX``).  Otherwise a directory (``CDS_REPLAY_CACHE_DIR``,
+which ``rituximab-cds serve`` creates when neither is set) shared by the
+workers of one host through diskcache (SQLite, process-safe, an atomic
+``add``): a per-worker cache let a token refused by one worker be accepted by
+the next.  In-process only when neither is configured (one process: tests,
+the development server).  If the shared cache cannot be reached the check
+fails closed: accepting a possibly replayed token is worse than refusing a
+call the EHR will retry.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -69,5 +75,28 @@ class RedisReplayCache:
             raise ReplayCacheUnavailable(type(exc).__name__) from exc
 
 
-def replay_cache_for(redis_url: str | None) -> ReplayCache:
-    return RedisReplayCache(redis_url) if redis_url else InMemoryReplayCache()
+class DirectoryReplayCache:
+    """Shared by every process that opens the same directory (the workers of one host)."""
+
+    def __init__(self, directory: str) -> None:
+        import diskcache
+
+        # No eviction: a live jti must never be dropped to make room; expired ones are culled on writes.
+        self.cache = diskcache.Cache(directory, timeout=0.5, eviction_policy="none")
+
+    def first_use(self, iss: str, jti: str, expires_at: float) -> bool:
+        import diskcache
+
+        ttl = max(1.0, expires_at - time.time() + 1)
+        try:
+            return bool(self.cache.add(_key(iss, jti), 1, expire=ttl))
+        except (diskcache.Timeout, sqlite3.Error, OSError) as exc:
+            raise ReplayCacheUnavailable(type(exc).__name__) from exc
+
+
+def replay_cache_for(redis_url: str | None, directory: str | None = None) -> ReplayCache:
+    if redis_url:
+        return RedisReplayCache(redis_url)
+    if directory:
+        return DirectoryReplayCache(directory)
+    return InMemoryReplayCache()

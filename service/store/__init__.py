@@ -7,7 +7,8 @@ Feedback writes are synchronous: if the database is down the endpoint
 answers 503 so the EHR retries, and nothing it was told is stored is lost.
 """
 
-from service.store.feedback import FeedbackError, FeedbackResult, validate_feedback
+from service.store.feedback import FeedbackError, FeedbackResult, TooManyFeedbackItems, validate_feedback
 from service.store.store import AuditEntry, Store, StoreUnavailable
 
-__all__ = ["AuditEntry", "FeedbackError", "FeedbackResult", "Store", "StoreUnavailable", "validate_feedback"]
+__all__ = ["AuditEntry", "FeedbackError", "FeedbackResult", "Store", "StoreUnavailable", "TooManyFeedbackItems",
+           "validate_feedback"]

@@ -2,7 +2,9 @@
 
 No access tokens, JWTs or clinical values are stored: cards are kept as
 uuid, topic, indicator and the rules behind them; the patient reference as
-given or as a keyed hash (``CDS_AUDIT_PATIENT_HASH_KEY``).
+given or as a keyed hash (``CDS_AUDIT_PATIENT_HASH_KEY``).  Override reasons
+are kept as codes only: the display and comment a client sends are free text
+that may carry patient details.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class AuditEvent(Base):
     fhir_ms: Mapped[float | None] = mapped_column(Float)
     #: section -> "prefetch" | "query" | "unavailable"
     data_origins: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    #: hook_instance or patient_ref was cut to its column or had control characters replaced
+    identifiers_sanitised: Mapped[bool] = mapped_column(Boolean, default=False)
     cards: Mapped[list[AuditCard]] = relationship(back_populates="event", cascade="all, delete-orphan")
 
 
@@ -63,7 +67,6 @@ class Feedback(Base):
     accepted_suggestions: Mapped[list[str] | None] = mapped_column(JSON)
     override_system: Mapped[str | None] = mapped_column(String(200))
     override_code: Mapped[str | None] = mapped_column(String(100))
-    override_display: Mapped[str | None] = mapped_column(String(300))
     has_comment: Mapped[bool] = mapped_column(Boolean, default=False)
     #: the card uuid was in the audit when the feedback arrived
     known_card: Mapped[bool] = mapped_column(Boolean)

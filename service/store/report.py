@@ -44,7 +44,7 @@ def build_report(session: Session, since: datetime | None) -> list[dict[str, Any
         g[fb.outcome] += 1
         g["comments"] += comments[uuid]
         if fb.outcome == "overridden":
-            g["reasons"][fb.override_display or fb.override_code or "(no reason given)"] += 1
+            g["reasons"][fb.override_code or "(no reason given)"] += 1  # codes only, never client free text
     rows = []
     for (topic, rule_id, version), g in sorted(groups.items()):
         answered = g["accepted"] + g["overridden"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from service.store.batch_writer import BatchWriter
+from service.store.deadline import DatabaseDeadline
 from service.store.feedback import FeedbackResult, dedupe_key
 from service.store.models import AuditCard, AuditEvent, Feedback
 
@@ -48,6 +51,28 @@ class AuditEntry:
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def storable(value: str | None, length: int | None) -> tuple[str | None, bool]:
+    """(value safe for a String(length) column, whether it had to change).
+
+    PostgreSQL refuses NUL in text and values over a column's length; the whole
+    audit row would be lost.  The row is kept instead, with the value cut and
+    control characters replaced, and flagged so nobody mistakes it for the original.
+    """
+    if value is None:
+        return None, False
+    safe = _CONTROL.sub("\ufffd", value)
+    if length is not None and len(safe) > length:
+        safe = safe[:length]
+    return safe, safe != value
+
+
+def _audit_length(column: str) -> int | None:
+    return getattr(AuditEvent.__table__.c[column].type, "length", None)
+
+
 def normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -62,7 +87,9 @@ def make_engine(url: str) -> Engine:
         extra: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {}
         return create_engine(url, connect_args={"timeout": 5, "check_same_thread": False}, pool_pre_ping=True,
                              **extra)
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=2,
+    # No pool_pre_ping: DatabaseDeadline pings at checkout, where its timer can cut a silent server off.
+    # connect_timeout 2 s is libpq's minimum; pool_timeout bounds the wait for a free connection.
+    engine = create_engine(url, pool_size=5, max_overflow=5, pool_timeout=1,
                            connect_args={"connect_timeout": 2})
 
     @event.listens_for(engine, "connect")
@@ -75,9 +102,20 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+#: Client-side bounds (seconds) on one unit of database work (see service/store/deadline.py).
+FEEDBACK_SECONDS = 2.0  # default of CDS_DATABASE_TIMEOUT_SECONDS: feedback's 503 + Retry-After comes this soon
+AUDIT_BATCH_SECONDS = 5.0
+REPORT_SECONDS = 10.0
+MIGRATE_SECONDS = 30.0
+
+
 class Store:
-    def __init__(self, engine: Engine, patient_hash_key: str = "") -> None:
+    def __init__(self, engine: Engine, patient_hash_key: str = "", timeout_seconds: float = FEEDBACK_SECONDS) -> None:
         self.engine = engine
+        #: bound on a feedback write or health check (audit batches and reports get longer ones)
+        self.timeout_seconds = timeout_seconds
+        # SQLite is a local file with its own busy timeout; only a networked server can go silent.
+        self._deadline = DatabaseDeadline(engine) if engine.dialect.name == "postgresql" else None
         self.patient_hash_key = patient_hash_key.encode()
         self.audit_failures = 0
         self._lock = threading.Lock()
@@ -88,21 +126,25 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Store:
-        return cls(make_engine(settings.database_url), settings.audit_patient_hash_key)
+        return cls(make_engine(settings.database_url), settings.audit_patient_hash_key,
+                   settings.database_timeout_seconds)
 
     # --- schema ---
+
+    def _limit(self, seconds: float) -> contextlib.AbstractContextManager[None]:
+        return self._deadline.limit(seconds) if self._deadline else contextlib.nullcontext()
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration (Alembic ``upgrade head``)."""
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as conn:
+        with self._limit(MIGRATE_SECONDS), self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def healthy(self) -> bool:
         try:
-            with self.engine.connect() as conn:
+            with self._limit(self.timeout_seconds), self.engine.connect() as conn:
                 conn.execute(select(1))
             return True
         except SQLAlchemyError:
@@ -133,7 +175,7 @@ class Store:
     def _write_audit_batch(self, entries: list[AuditEntry]) -> None:
         """All queued entries in one transaction; if that fails, one by one (each failure counted)."""
         try:
-            with Session(self.engine) as session, session.begin():
+            with self._limit(AUDIT_BATCH_SECONDS), Session(self.engine) as session, session.begin():
                 session.add_all([self._audit_event(e) for e in entries])
             return
         except SQLAlchemyError as exc:
@@ -144,9 +186,11 @@ class Store:
             self._write_audit_batch([entry])
 
     def _audit_event(self, entry: AuditEntry) -> AuditEvent:
+        hook_instance, cut_instance = storable(entry.hook_instance, _audit_length("hook_instance"))
+        patient_ref, cut_patient = storable(self.patient_reference(entry.patient_ref), _audit_length("patient_ref"))
         event = AuditEvent(
             created_at=entry.time, service_id=entry.service_id, hook=entry.hook,
-            hook_instance=entry.hook_instance, patient_ref=self.patient_reference(entry.patient_ref),
+            hook_instance=hook_instance, patient_ref=patient_ref, identifiers_sanitised=cut_instance or cut_patient,
             status=entry.status, latency_ms=entry.latency_ms, fhir_queries=entry.fhir_queries,
             fhir_ms=entry.fhir_ms, data_origins=entry.data_origins,
         )
@@ -166,7 +210,7 @@ class Store:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         stored = unknown = 0
         try:
-            with Session(self.engine) as session, session.begin():
+            with self._limit(self.timeout_seconds), Session(self.engine) as session, session.begin():
                 cards = [item["card"] for item in items]
                 known = set(session.scalars(select(AuditCard.card_uuid).where(AuditCard.card_uuid.in_(cards))))
                 for item in items:
@@ -177,8 +221,9 @@ class Store:
                         "card_uuid": item["card"], "outcome": item["outcome"],
                         "outcome_timestamp": item["outcomeTimestamp"],
                         "accepted_suggestions": sorted(s["id"] for s in item.get("acceptedSuggestions") or []) or None,
+                        # Codes only: display and userComment are free text (counted, never stored).
                         "override_system": coding.get("system"), "override_code": coding.get("code"),
-                        "override_display": coding.get("display"), "has_comment": bool(reason.get("userComment")),
+                        "has_comment": bool(reason.get("userComment")),
                         "known_card": item["card"] in known, "received_at": datetime.now(UTC),
                     }
                     # RETURNING tells whether the row was new (rowcount is -1 with some drivers).
@@ -198,7 +243,7 @@ class Store:
         """Per topic and rule: shown, accepted, overridden, no feedback, override rate, top reasons."""
         from service.store.report import build_report
 
-        with Session(self.engine) as session:
+        with self._limit(REPORT_SECONDS), Session(self.engine) as session:
             return build_report(session, since)
 
     def purge_audit(self, older_than_days: int) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from service.store import AuditEntry, FeedbackError, StoreUnavailable, validate_feedback
 from service.store.models import AuditCard, AuditEvent, Feedback
@@ -91,7 +94,8 @@ def test_report_prints_exactly_the_expected_rates(store):
     hbv = rows["safety.hbv"]
     assert (hbv["shown"], hbv["accepted"], hbv["overridden"], hbv["no_feedback"]) == (10, 3, 5, 2)
     assert hbv["override_rate"] == 0.625
-    assert hbv["top_override_reasons"][0] == {"reason": "DOCUMENTED-ELSEWHERE", "count": 3}
+    # Grouped by code: the display ("DOCUMENTED-ELSEWHERE" here) is client free text, never stored.
+    assert hbv["top_override_reasons"][0] == {"reason": "documented-elsewhere", "count": 3}
     assert hbv["comments"] == 1
     tb = rows["safety.tb"]
     assert (tb["shown"], tb["overridden"], tb["no_feedback"], tb["override_rate"]) == (4, 2, 2, 1.0)
@@ -264,3 +268,46 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         assert s.count(AuditEvent) == 50
         s.close()
         s.engine.dispose()
+
+
+def test_override_analytics_keep_reason_codes_only(store):
+    # Defect 13: the display text a client sends was stored, grouped on and returned.
+    store.record_audit(AuditEntry("rituximab-order-sign", 200, cards=[card("c1"), card("c2")]))
+    store.flush()
+    secret = "Mrs Okafor refused, see her daughter 555-0100"
+    first = fb("c1", reason="patient-declined", comment=secret)
+    first["overrideReason"]["reason"]["display"] = secret
+    second = fb("c2", reason="patient-declined")
+    second["overrideReason"]["reason"]["display"] = "another wording"
+    store.record_feedback("rituximab-order-sign", validate_feedback({"feedback": [first, second]}))
+    report = store.override_report()
+    assert report[0]["top_override_reasons"] == [{"reason": "patient-declined", "count": 2}]
+    assert report[0]["comments"] == 1
+    with store.engine.connect() as conn:
+        dump = json.dumps([list(map(str, row)) for row in conn.execute(select(Feedback.__table__))])
+    assert "Okafor" not in dump and "another wording" not in dump and "555-0100" not in dump
+
+
+@pytest.mark.parametrize(("hook_instance", "patient_ref"), [
+    ("h" * 500, "p1"), ("h\x00nul", "p1"), ("h1", "p" * 300), ("h1", "seed\x00b"), ("h\x1b[2J", "\x00" * 200),
+], ids=["long-instance", "nul-instance", "long-patient", "nul-patient", "control-both"])
+def test_an_audit_row_is_never_dropped_for_its_identifiers(store, hook_instance, patient_ref):
+    # Defect 5: these made PostgreSQL refuse the row (DataError); the call left no trace but a log line.
+    store.record_audit(AuditEntry("rituximab-order-sign", 200, hook_instance=hook_instance, patient_ref=patient_ref,
+                                  cards=[card("c1")]))
+    store.flush()
+    assert store.audit_failures == 0
+    with Session(store.engine) as session:
+        row = session.scalars(select(AuditEvent)).one()
+    assert row.identifiers_sanitised is True
+    assert len(row.hook_instance) <= 128 and len(row.patient_ref) <= 128
+    assert "\x00" not in row.hook_instance + row.patient_ref
+    assert store.count(AuditCard) == 1
+
+
+def test_plain_identifiers_are_stored_unchanged(store):
+    store.record_audit(AuditEntry("rituximab-order-sign", 200, hook_instance="h-1", patient_ref="seed-b"))
+    store.flush()
+    with Session(store.engine) as session:
+        row = session.scalars(select(AuditEvent)).one()
+    assert (row.hook_instance, row.patient_ref, row.identifiers_sanitised) == ("h-1", "seed-b", False)
