@@ -126,3 +126,11 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback(url: str) -> bool:
+    """True for an unambiguous URL whose host is this machine (development servers)."""
+    try:
+        return is_loopback_host(_parse(url).host)
+    except UnsafeUrl:
+        return False
