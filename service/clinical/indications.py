@@ -99,26 +99,32 @@ def indication_context(record: PatientRecord, order: OrderUnderReview) -> Indica
     return record.memo(f"indication:{order.reference}", lambda: _build(record, order))
 
 
-def _build(record: PatientRecord, order: OrderUnderReview) -> IndicationContext:
+def chart_indication(record: PatientRecord) -> IndicationContext:
+    """Documented indications from the chart alone (patient-view has no order)."""
+    return record.memo("indication:chart", lambda: _build(record, None))
+
+
+def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationContext:
     data = load("indications")
     systems = data["systems"]
     groups: dict[str, list[Evidence]] = {}
     active = [c for c in record.conditions if condition_is_active(c)]
     sources: list[tuple[Resource, Any]] = [(c, c.get("code")) for c in active]
-    sources += _reason_concepts(order, record)
+    if order is not None:
+        sources += _reason_concepts(order, record)
 
     ild: list[Evidence] = []
     respiratory: list[Evidence] = []
     dysphagia: list[Evidence] = []
     rp = False
     for resource, concept in sources:
-        is_order = resource is order.request
+        is_order = order is not None and resource is order.request
         for key, spec in data["groups"].items():
             hit = _matches(concept, spec, systems)
             if hit:
                 label = f"{spec['display']}: {hit[1]}" + (" (order reason)" if is_order else "")
                 ev = (
-                    Evidence("MedicationRequest", order.request.get("id"), label, code=hit[0], origin="order")
+                    Evidence("MedicationRequest", resource.get("id"), label, code=hit[0], origin="order")
                     if is_order else _condition_evidence(record, resource, label, hit[0])
                 )
                 groups.setdefault(key, []).append(ev)

@@ -252,7 +252,12 @@ def test_hbv_dna_reminder_only_for_anti_hbc_positive():
     assert f.topic == "hbv" and f.orders[0].code == "42595-9"
 
 
-def test_next_course_schedule():
-    assert one(next_course(record(infusion(200)), P)).severity == "warning"
+def test_next_course_schedule_is_info_never_a_warning():
+    past = one(next_course(record(infusion(200)), P))
+    assert past.severity == "info" and past.facts["state"] == "past-typical"
     assert one(next_course(record(infusion(150)), P)).severity == "info"
     assert next_course(record(infusion(60)), P) == []
+
+
+def test_no_next_course_reminder_for_oncology_cycles():
+    assert next_course(record(infusion(200), condition("C83.30")), P) == []

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from service.clinical import labs
 from service.clinical.engine import order_rule
+from service.clinical.fhir_values import concept_text
 from service.clinical.findings import Evidence, Finding
 from service.clinical.indications import IndicationContext, group_spec, indication_context
 from service.clinical.medications import MedicationUse, uses_of_class
 from service.clinical.policy import Policy
 from service.clinical.products import product
 from service.clinical.record import OrderUnderReview, PatientRecord
+from service.clinical.regimens import cycle_run, group_regimens, is_cycle_pathway, regimen_citations
 from service.clinical.rituximab_history import courses, prior_doses
 
 MED_SECTIONS = ("medicationStatements", "medicationRequests", "medicationAdministrations")
@@ -237,12 +239,20 @@ def prerequisites(record: PatientRecord, order: OrderUnderReview, policy: Policy
     return []
 
 
-@order_rule("indication.continuation", "Prior rituximab courses", needs=[*MED_SECTIONS, "observations"])
+def _reaction_recorded(record: PatientRecord) -> bool:
+    """Whether any AllergyIntolerance names rituximab (a prior reaction)."""
+    return any("rituximab" in concept_text(a.get("code")).lower() for a in record.allergies)
+
+
+@order_rule("indication.continuation", "Prior rituximab courses",
+            needs=[*MED_SECTIONS, "observations", "conditions", "allergies"])
 def continuation(record: PatientRecord, order: OrderUnderReview, policy: Policy) -> list[Finding]:
     exclude = frozenset({order.request.get("id")} - {None})
-    found = courses(prior_doses(record, exclude))  # type: ignore[arg-type]
+    history = prior_doses(record, exclude)  # type: ignore[arg-type]
+    found = courses(history)
     if not found:
         return []
+    group = indication_context(record, order).primary
     last = found[-1]
     evidence = [
         Evidence(
@@ -269,24 +279,36 @@ def continuation(record: PatientRecord, order: OrderUnderReview, policy: Policy)
             + (f" on {ck[0].when.date().isoformat()}" if ck[0].when else "")
         )
     weeks = (record.now - last.start).days / 7
-    return [
-        Finding(
-            rule_id="indication.continuation",
-            rule_version="1",
-            topic="indication",
-            severity="pass",
-            summary="Continuation of rituximab maintenance",
-            facts={
-                "courses": len(found),
-                "first_course": found[0].start.date().isoformat(),
-                "last_course": last.start.date().isoformat(),
-                "weeks_since_last": round(weeks, 1),
-                "last_course_doses": [f"{d.mg:g} mg" if d.mg is not None else "dose not recorded" for d in last.doses],
-                "response": response,
-            },
-            evidence=tuple(evidence),
-        )
-    ]
+    facts: dict[str, object] = {
+        "courses": len(found),
+        "first_course": found[0].start.date().isoformat(),
+        "last_course": last.start.date().isoformat(),
+        "weeks_since_last": round(weeks, 1),
+        "last_course_doses": [f"{d.mg:g} mg" if d.mg is not None else "dose not recorded" for d in last.doses],
+        "response": response,
+        "reaction_recorded": _reaction_recorded(record),
+        "pathway": "cycle" if is_cycle_pathway(group) else "course",
+    }
+    if is_cycle_pathway(group):
+        run = cycle_run(group, history, record.now)  # type: ignore[arg-type]
+        facts.update(cycle=run.next_cycle, regimen_doses=len(run.doses) if run.ongoing else 0,
+                     regimen_start=run.doses[0].when.date().isoformat() if run.ongoing else None)
+        summary = f"Cycle {run.next_cycle} of a rituximab regimen" if run.ongoing else "New rituximab regimen"
+        return [Finding("indication.continuation", "2", "indication", "pass", summary, facts=facts,
+                        evidence=tuple(evidence), citations=regimen_citations(group))]  # type: ignore[arg-type]
+    citations: tuple[str, ...] = ()
+    if group is not None:
+        planned = max(r.get("administrations", 1) for r in group_regimens(group)["regimens"])
+        single = [c for c in found if len(c.doses) == 1]
+        if planned > 1 and len(single) >= 2 and len(last.doses) == 1:
+            # Single-dose courses are not the labelled or studied regimen: say so, and what the chart shows.
+            gaps = [(b.start - a.start).days / 7 for a, b in zip(found, found[1:], strict=False)]
+            facts["extended_interval"] = {"single_dose_courses": len(single),
+                                          "median_weeks": round(sorted(gaps)[len(gaps) // 2]) if gaps else None}
+            citations = ("extended-interval-none",)
+    return [Finding("indication.continuation", "2", "indication", "pass",
+                    f"Further rituximab course ({len(found)} prior)", facts=facts, evidence=tuple(evidence),
+                    citations=citations)]
 
 
 @order_rule("indication.product", "Product and formulation", needs=["conditions", "observations"])
