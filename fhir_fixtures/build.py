@@ -298,6 +298,9 @@ def build() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     b.condition(*ILD, onset_days=60)
     b.condition(*DYSPHAGIA, onset_days=90)
     b.lab("82424-3", "MDA5 Ab [Presence] in Serum by Line blot", 140, concept=POS)
+    # The rapid progression the seed describes, as the chart records it: FVC % predicted 82 -> 63 in 8 weeks.
+    b.lab("19872-1", "FVC measured/predicted", 70, 82, "%")
+    b.lab("19872-1", "FVC measured/predicted", 14, 63, "%")
     b.lab("5196-1", "Hepatitis B virus surface Ag [Presence] in Serum or Plasma by Immunoassay", 40, concept=NEG)
     b.lab("16933-4", "Hepatitis B virus core Ab [Presence] in Serum", 40, concept=NEG)
     b.med_statement(PREDNISONE, "active", 140, dose="60 mg daily")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from fhir.resources.R4B.documentreference import DocumentReference
@@ -84,7 +85,31 @@ def test_summary_card_reads_like_an_assessment_and_saves_a_document():
 def test_seed_b_states_first_line_justification_without_claiming_preference():
     card = next(c for c in run_scenario("seed-b").cards if c.topic == "indication")
     assert "anti-MDA5 antibody with interstitial lung disease" in card.detail
-    assert "does not state a preference" in card.detail
+    assert "rapidly progressive interstitial lung disease (lung function decline)" in card.detail
+    assert "states no preference" in card.detail
+    assert "MEDRA5" in card.detail and "expert consensus" in card.detail
+    # Tacrolimus and IVIG were started alongside rituximab: concurrent therapy, not refractory disease.
+    assert "Concurrent therapy (given with rituximab, not failed): IVIG, tacrolimus" in card.detail
+    assert "refractory" not in card.detail.split("**Data used**")[0].lower()
+
+
+def test_seed_a_states_the_extended_interval_honestly():
+    detail = next(c for c in run_scenario("seed-a").cards if c.topic == "indication").detail
+    assert "not the labelled or studied regimen" in detail and "no source found supports" in detail
+    assert "glucocorticoid stopped (2025-09-27)" in detail or "glucocorticoid stopped" in detail
+    assert "maintenance" not in detail.split("**Data used**")[0]
+
+
+def test_summary_numbers_sections_continuously_and_dates_safety_lines():
+    for name in ("seed-a", "seed-b", "gpa-mg-m2"):
+        detail = next(c for c in run_scenario(name).cards if c.topic == "indication").detail
+        numbers = [int(n) for n in re.findall(r"\*\*(\d+)\. ", detail)]
+        assert numbers == list(range(1, len(numbers) + 1)), (name, numbers)
+        assert re.search(r"\n\n\*\*\d+\. Safety work-up\.\*\*\n\n- ", detail), name
+        for line in detail.split("Safety work-up.**")[1].split("\n\n")[1].splitlines():
+            assert re.search(r"latest \d{4}-\d{2}-\d{2}\)$", line), line
+    gpa = next(c for c in run_scenario("gpa-mg-m2").cards if c.topic == "indication").detail
+    assert "375 mg/m2 x 4, every 7 days = 739 mg per dose at BSA 1.97 m² (Mosteller; Body height 175 cm" in gpa
 
 
 def test_pm_first_line_says_what_to_document():

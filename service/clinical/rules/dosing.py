@@ -131,6 +131,8 @@ def dose_and_interval(record: PatientRecord, order: OrderUnderReview, policy: Po
         missing.append("A recent height (LOINC 8302-2) and weight (29463-7) to compute the body surface area")
     checked = check_dose(group, dose, bsa)
     problems = list(checked.problems)
+    if checked.matched:
+        citations = tuple(checked.matched["citations"])
     count = dose.count or 1
     exclude = frozenset(x for x in (order.request.get("id"),) if x)
     history = prior_doses(record, exclude)
