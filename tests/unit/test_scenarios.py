@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import fhir_fixtures
+from typing import Any
+from pathlib import Path
+import json
 import re
 
 import pytest
@@ -64,7 +68,7 @@ def test_suggested_resources_are_valid_fhir_r4(name):
 def test_hbv_never_screened_orders_hbsag_and_anti_hbc():
     card = next(c for c in run_scenario("hbv-never-screened").cards if c.topic == "hbv")
     recommended = [s for s in card.suggestions if s.isRecommended]
-    assert len(recommended) == 1 and card.selectionBehavior == "any"
+    assert len(recommended) == 1 and card.selectionBehavior == "at-most-one"
     codes = {a.resource["code"]["coding"][0]["code"] for a in recommended[0].actions}
     assert codes == {"5196-1", "16933-4"}
 
@@ -214,3 +218,27 @@ def test_damaged_chart_still_gets_cards(name, damage):
     outcome = run_scenario(name, edit=DAMAGE[damage])
     assert outcome.status == 200
     assert_valid("response", outcome.body)
+
+
+def _creates(suggestions: list[Any]) -> list[str]:
+    return [json.dumps(a.resource.get("code") or a.resource.get("medicationCodeableConcept")
+                       or a.resource.get("type"), sort_keys=True)
+            for s in suggestions for a in s.actions if a.type == "create"]
+
+
+@pytest.mark.parametrize("request_name", sorted(p.stem for p in (Path(fhir_fixtures.__file__).parent / "requests").glob("*.json")))
+def test_no_combination_of_clicks_creates_an_order_twice(request_name):
+    """Under "any" every suggestion may be accepted together; under "at-most-one" only one of them."""
+    outcome = run_scenario(request_name.split(".")[0], request_name)
+    for card in outcome.cards:
+        choosable = [card.suggestions] if card.selectionBehavior == "any" else [[s] for s in card.suggestions]
+        for accepted in choosable:
+            assert len(_creates(accepted)) == len(set(_creates(accepted))), (request_name, card.summary)
+        for s in card.to_json().get("suggestions", []):
+            assert isinstance(s["isRecommended"], bool), (request_name, s["label"])
+
+
+def test_a_card_with_referral_and_drugs_keeps_disjoint_suggestions_under_any():
+    card = next(c for c in run_scenario("hbsag-positive-untreated").cards if c.topic == "hbv")
+    assert card.selectionBehavior == "any"  # order the tests AND refer AND prescribe must stay possible
+    assert [s.isRecommended for s in card.suggestions].count(None) == 0
