@@ -116,7 +116,7 @@ def handle_hook(
         encounter_id=req.encounter_id,
         today=now.date().isoformat(),
     )
-    cards = build_cards(findings, ctx)
+    cards = [c for c in build_cards(findings, ctx) if c.indicator in service.indicators]
     body_out = {"cards": [c.to_json() for c in cards]}
     timings["cards"] = _ms(t)
     return HookOutcome(

@@ -149,7 +149,17 @@ def test_tb_card_says_the_label_does_not_require_screening():
 def test_order_select_focuses_on_the_selected_rituximab_order():
     outcome = run_scenario("seed-b", "seed-b.order-select")
     assert outcome.rituximab_orders == 1
-    assert topics(outcome) == EXPECTED["seed-b"]
+    # order-select returns only what would change the order: seed-b's summary and advisories are info
+    assert topics(outcome) == {t for t in EXPECTED["seed-b"] if t[1] in ("warning", "critical")} == set()
+    assert any(f.rule_id == "indication.summary" or f.topic == "indication" for f in outcome.findings)
+
+
+def test_order_select_keeps_warnings():
+    def select(bundle, request):
+        request["hook"] = "order-select"
+        request["context"]["selections"] = ["MedicationRequest/dose-2000mg-rtx-order"]
+    outcome = run_scenario("dose-2000mg", edit=select)
+    assert topics(outcome) == {("dosing", "warning")}
 
 
 @pytest.mark.parametrize("variant", ["seed-a.hcpcs", "seed-a.ndc", "seed-a.text", "seed-a.contained",
