@@ -119,7 +119,7 @@ def cbc_due(record: PatientRecord, policy: Policy) -> list[Finding]:
         return []
     n = cfg("monitoring")["cbc_every_days"]
     results = labs.results(record, test_codes("wbc") + test_codes("anc") + test_codes("platelets"))
-    orders = tuple(order_of(k, "CBC monitoring on rituximab") for k in ("wbc", "anc", "platelets", "hemoglobin"))
+    orders = (order_of("cbc_panel", "CBC monitoring on rituximab"),)
     return _due_finding(
         record,
         "monitoring.cbc",
