@@ -28,7 +28,7 @@ _PARTS = ("indication.documented", "indication.prerequisites", "indication.conti
 _SAFETY_TOPICS = ("hbv", "immunoglobulins", "tb", "hcv", "cbc", "vaccination", "hypersensitivity")
 
 
-def _monitoring(findings: list[Finding]) -> list[dict[str, str]]:
+def _monitoring(findings: list[Finding]) -> list[dict[str, str | None]]:
     """Status of each safety topic from its findings (worst severity wins)."""
     rank = {"pass": 0, "info": 1, "warning": 2, "critical": 3}
     status: dict[str, Finding] = {}

@@ -58,10 +58,12 @@ def _one(regimen: dict[str, Any], dose: OrderedDose, bsa: float | None, count: i
     limit_n = regimen.get("administrations") or regimen.get("max_administrations")
     if dose.per_m2 and "dose_mg_m2" in regimen:
         if dose.value > regimen["dose_mg_m2"]:
-            return False, f"{dose.value:g} mg/m2 per dose exceeds the {regimen['dose_mg_m2']} mg/m2 of the {name} regimen"
+            return False, (f"{dose.value:g} mg/m2 per dose exceeds the {regimen['dose_mg_m2']} mg/m2 "
+                           f"of the {name} regimen")
     elif not dose.per_m2 and "dose_mg" in regimen:
         if dose.value > regimen["dose_mg"]:
-            return False, f"{_fmt(dose.value)} per dose exceeds the {_fmt(regimen['dose_mg'])} single dose of the {name} regimen"
+            return False, (f"{_fmt(dose.value)} per dose exceeds the {_fmt(regimen['dose_mg'])} single dose "
+                           f"of the {name} regimen")
         total = regimen.get("course_total_mg")
         if total is not None and dose.value * count > total and not (limit_n and count > limit_n):
             return False, f"{_fmt(dose.value * count)} in this course exceeds the {_fmt(total)} of the {name} regimen"
@@ -73,7 +75,8 @@ def _one(regimen: dict[str, Any], dose: OrderedDose, bsa: float | None, count: i
     elif bsa and dose.per_m2 and "dose_mg" in regimen:
         mg = dose.value * bsa
         if mg > regimen["dose_mg"] * (1 + rounding):
-            return False, f"{dose.value:g} mg/m2 is {_fmt(mg)} (BSA {bsa} m2), above the {_fmt(regimen['dose_mg'])} of the {name} regimen"
+            return False, (f"{dose.value:g} mg/m2 is {_fmt(mg)} (BSA {bsa} m2), above the "
+                           f"{_fmt(regimen['dose_mg'])} of the {name} regimen")
     else:
         return False, None
     if limit_n is not None and count > limit_n:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import base64
-import fhir_fixtures
-from typing import Any
-from pathlib import Path
 import json
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
+import fhir_fixtures
 from fhir_fixtures import load_bundle, scenario_names
 from tests.cds_schema import assert_valid
 from tests.scenarios import EXPECTED, run_scenario, topics

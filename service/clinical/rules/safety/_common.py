@@ -21,8 +21,8 @@ from service.clinical.findings import (
 )
 from service.clinical.indications import indication_context
 from service.clinical.medications import MedicationUse, uses_of_class
-from service.clinical.regimens import cycle_run, is_cycle_pathway
 from service.clinical.record import OrderUnderReview, PatientRecord, Resource
+from service.clinical.regimens import cycle_run, is_cycle_pathway
 from service.clinical.rituximab_history import prior_doses
 from service.knowledge import load
 

@@ -12,8 +12,8 @@ from datetime import timedelta
 from service.clinical import labs
 from service.clinical.engine import order_rule
 from service.clinical.fhir_values import quantity
-from service.clinical.indications import indication_context
 from service.clinical.findings import Finding
+from service.clinical.indications import indication_context
 from service.clinical.labs import Result
 from service.clinical.policy import Policy
 from service.clinical.record import OrderUnderReview, PatientRecord
