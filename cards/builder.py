@@ -15,7 +15,7 @@ from typing import Any
 
 from cards.model import SOURCE_LABEL, TOPIC_SYSTEM, Card, Coding, OverrideReason, Source, Suggestion
 from cards.render import render, template_exists
-from cards.suggestions import CardContext, finding_suggestions
+from cards.suggestions import CardContext, finding_suggestions, only_alternatives
 from service.clinical.findings import Finding
 from service.knowledge import citations, load
 
@@ -90,6 +90,7 @@ def finding_card(finding: Finding, ctx: CardContext) -> Card:
     if finding.severity == "pass":
         raise ValueError("a pass finding has no card of its own")
     suggestions = finding_suggestions(finding, ctx)
+    alternatives = only_alternatives(finding) and finding.rule_id not in _EXTRA_SUGGESTIONS
     if finding.rule_id in _EXTRA_SUGGESTIONS:
         suggestions += _EXTRA_SUGGESTIONS[finding.rule_id](finding, ctx)
     return Card(
@@ -98,7 +99,7 @@ def finding_card(finding: Finding, ctx: CardContext) -> Card:
         indicator=finding.severity,
         source=source_for(finding.topic, finding.citations),
         suggestions=suggestions,
-        selectionBehavior="any" if suggestions else None,
+        selectionBehavior=("at-most-one" if alternatives else "any") if suggestions else None,
         overrideReasons=override_reasons(finding.override_reasons, finding.severity),
         extension=rule_extension([finding]),
     )

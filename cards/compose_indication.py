@@ -28,7 +28,7 @@ _PARTS = ("indication.documented", "indication.prerequisites", "indication.conti
 _SAFETY_TOPICS = ("hbv", "immunoglobulins", "tb", "hcv", "cbc", "vaccination", "hypersensitivity")
 
 
-def _monitoring(findings: list[Finding]) -> list[dict[str, str]]:
+def _monitoring(findings: list[Finding]) -> list[dict[str, str | None]]:
     """Status of each safety topic from its findings (worst severity wins)."""
     rank = {"pass": 0, "info": 1, "warning": 2, "critical": 3}
     status: dict[str, Finding] = {}
@@ -38,7 +38,9 @@ def _monitoring(findings: list[Finding]) -> list[dict[str, str]]:
             status[f.topic] = f
     words = {"pass": "done", "info": "advisory", "warning": "needs attention (see card)",
              "critical": "CRITICAL (see card)"}
-    return [{"topic": t, "status": words[status[t].severity], "summary": status[t].summary}
+    # Each line carries the date of the newest result it rests on: "done" from 2021 reads differently.
+    return [{"topic": t, "status": words[status[t].severity], "summary": status[t].summary,
+             "date": max((e.date for e in status[t].evidence if e.date), default=None)}
             for t in _SAFETY_TOPICS if t in status]
 
 
@@ -93,7 +95,7 @@ def medical_necessity_summary(findings: list[Finding], ctx: CardContext) -> tupl
     )
     detail = finding_detail(summary, body_template="medical-necessity.md.j2")
     save = Suggestion(
-        label="Save this assessment to the chart (for prior authorization)",
+        label="Save this assessment to the chart (for prior authorization)", isRecommended=False,
         actions=[Action(type="create", description="Save the medical necessity assessment as a document",
                         resource=_document_reference(detail, ctx))],
     )

@@ -97,7 +97,8 @@ class Action(_Model):
 class Suggestion(_Model):
     label: str
     uuid: str = Field(default_factory=_new_uuid)
-    isRecommended: bool | None = None
+    #: stated on every suggestion, True or False (some CDS clients require the field)
+    isRecommended: bool = False
     actions: list[Action] = Field(default_factory=list)
 
 
@@ -144,11 +145,18 @@ class Card(_Model):
     def _selection_behavior(self) -> Card:
         if self.suggestions and self.selectionBehavior is None:
             raise ValueError("selectionBehavior is required when a card has suggestions")
-        created = [json.dumps({k: v for k, v in a.resource.items() if k in _WHAT}, sort_keys=True)
-                   for s in self.suggestions for a in s.actions if a.type == "create" and a.resource]
-        if len(created) != len(set(created)):
+        def created(suggestions: list[Suggestion]) -> list[str]:
+            return [json.dumps({k: v for k, v in a.resource.items() if k in _WHAT}, sort_keys=True)
+                    for s in suggestions for a in s.actions if a.type == "create" and a.resource]
+
+        for s in self.suggestions:
+            if len(created([s])) != len(set(created([s]))):
+                raise ValueError("a suggestion creates the same resource twice")
+        everything = created(self.suggestions)
+        if self.selectionBehavior == "any" and len(everything) != len(set(everything)):
             # "any" lets the clinician accept every suggestion: each order must exist once.
-            raise ValueError("two suggestions of one card create the same resource")
+            # Alternatives over the same orders ("order all" or one of them) need at-most-one.
+            raise ValueError("two suggestions of one card create the same resource under selectionBehavior any")
         if self.selectionBehavior == "at-most-one":
             if sum(1 for s in self.suggestions if s.isRecommended) > 1:
                 raise ValueError("only one suggestion may be recommended with at-most-one")

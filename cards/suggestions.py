@@ -4,8 +4,9 @@ A finding's tests become one suggestion ordering all of them (draft R4
 ServiceRequests, LOINC-coded); a referral becomes its own suggestion; each
 drug becomes its own suggestion (a draft R4 MedicationRequest, RxNorm-coded,
 with the dose its source gives).  No two suggestions of a card create the
-same thing: with ``selectionBehavior: any`` a clinician may accept all of
-them, and each order must then exist once.  Drugs never join the lab bundle.
+same thing under ``selectionBehavior: any`` (a clinician may accept all of
+them, and each order must then exist once); alternatives over the same tests
+("order all" and each single test) go under ``at-most-one``.  Drugs never join the lab bundle.
 """
 
 from __future__ import annotations
@@ -92,23 +93,42 @@ def _prescribe_label(med: MedicationSuggestion) -> str:
     return f"Prescribe {med.display}: {med.dosage_text}"
 
 
-def order_suggestions(orders: tuple[OrderSuggestion, ...], ctx: CardContext) -> list[Suggestion]:
-    """One recommended suggestion ordering every missing test, once each."""
+def _order_action(order: OrderSuggestion, ctx: CardContext) -> Action:
+    return Action(type="create", description=f"Order {order.display}", resource=service_request(order, ctx))
+
+
+def order_suggestions(orders: tuple[OrderSuggestion, ...], ctx: CardContext,
+                      singles: bool = False) -> list[Suggestion]:
+    """One recommended suggestion ordering every missing test, once each; with ``singles``, also
+    each test alone (alternatives: the card must then use selectionBehavior at-most-one)."""
     unique = list({o.code: o for o in orders}.values())
     if not unique:
         return []
-    actions = [Action(type="create", description=f"Order {o.display}", resource=service_request(o, ctx))
-               for o in unique]
-    return [Suggestion(label="Order " + _names([o.display for o in unique]), isRecommended=True, actions=actions)]
+    label = ("Order all: " if singles and len(unique) > 1 else "Order ") + _names([o.display for o in unique])
+    out = [Suggestion(label=label, isRecommended=True, actions=[_order_action(o, ctx) for o in unique])]
+    if singles and len(unique) > 1:
+        out += [Suggestion(label=f"Order {o.display} only", isRecommended=False, actions=[_order_action(o, ctx)])
+                for o in unique]
+    return out
+
+
+def only_alternatives(finding: Finding) -> bool:
+    """True when a finding's suggestions are alternatives over one set of lab tests (no referral, no drug)."""
+    return len({o.code for o in finding.orders}) > 1 and not finding.referrals and not finding.medications
 
 
 def finding_suggestions(finding: Finding, ctx: CardContext) -> list[Suggestion]:
-    """Every suggestion of one finding: tests, then referrals, then drugs (each its own)."""
-    out = order_suggestions(finding.orders, ctx)
+    """Every suggestion of one finding: tests, then referrals, then drugs (each its own).
+
+    Lab tests alone: "order all" plus each single test, for selectionBehavior at-most-one.
+    With referrals or drugs the suggestions stay disjoint under "any", so a clinician can
+    order the tests and refer as well.
+    """
+    out = order_suggestions(finding.orders, ctx, singles=only_alternatives(finding))
     out += [Suggestion(label=r.display, isRecommended=True,
                        actions=[Action(type="create", description=r.display, resource=referral_request(r, ctx))])
             for r in finding.referrals]
-    out += [Suggestion(label=_prescribe_label(m), isRecommended=m.recommended or None,
+    out += [Suggestion(label=_prescribe_label(m), isRecommended=m.recommended,
                        actions=[Action(type="create", description=f"Prescribe {m.display}",
                                        resource=medication_request(m, ctx))])
             for m in finding.medications]

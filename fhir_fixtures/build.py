@@ -254,6 +254,7 @@ CHRONIC_HBV = (("B18.1", "Chronic viral hepatitis B without delta-agent"), ("619
 PNEUMONIA = (("J18.9", "Pneumonia, unspecified organism"), ("233604007", "Pneumonia"))
 PV = (("L10.0", "Pemphigus vulgaris"), ("49420001", "Pemphigus vulgaris"))
 PREGNANT = (("Z33.1", "Pregnant state, incidental"), ("77386006", "Pregnant"))
+DLBCL = (("C83.38", "Diffuse large B-cell lymphoma, lymph nodes of multiple sites"), None)
 
 
 def ra_patient(pid: str, **labs: Any) -> Chart:
@@ -305,6 +306,9 @@ def build() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     b.condition(*ILD, onset_days=60)
     b.condition(*DYSPHAGIA, onset_days=90)
     b.lab("82424-3", "MDA5 Ab [Presence] in Serum by Line blot", 140, concept=POS)
+    # The rapid progression the seed describes, as the chart records it: FVC % predicted 82 -> 63 in 8 weeks.
+    b.lab("19872-1", "FVC measured/predicted", 70, 82, "%")
+    b.lab("19872-1", "FVC measured/predicted", 14, 63, "%")
     b.lab("5196-1", "Hepatitis B virus surface Ag [Presence] in Serum or Plasma by Immunoassay", 40, concept=NEG)
     b.lab("16933-4", "Hepatitis B virus core Ab [Presence] in Serum", 40, concept=NEG)
     b.med_statement(PREDNISONE, "active", 140, dose="60 mg daily")
@@ -444,6 +448,46 @@ def build() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     s.allergy(("121191", "rituximab"), "high", (None, "Flushing and chills during the infusion"),
               severity="moderate")
     out["reaction-moderate-high-criticality"] = (s.bundle(), ra_order("reaction-moderate-high-criticality"))
+
+    # Issue 13: regimen-aware charts.
+    # DLBCL on R-CHOP, cycle 3 (375 mg/m2 on day 1 of 21-day cycles); work-up done at cycle 1, no IGRA, no IgG.
+    o = Chart("dlbcl-rchop-cycle3", "1962-08-30", "male", "Okonkwo", "Chidi")
+    o.condition(*DLBCL, onset_days=60)
+    o.med_statement(PREDNISONE, "active", 43, dose="100 mg days 1-5 of each cycle (CHOP)")
+    o.baseline_labs(days=48, igg=None, tb=False)
+    o.cbc(2)
+    o.body_size(178, 84)
+    for days in (42, 21):
+        o.infusion(RITUXAN, days, 760)
+    out["dlbcl-rchop-cycle3"] = (o.bundle(), order_sign("dlbcl-rchop-cycle3", [
+        draft_order("dlbcl-rchop-cycle3", RITUXAN, 375, unit="mg/m2", reason=DLBCL[0])], "dlbcl-c3"))
+
+    # DLBCL after the sixth and last R-CHOP cycle: patient-view has no next course to announce.
+    o = Chart("dlbcl-after-6-cycles", "1957-02-11", "female", "Varga", "Eszter")
+    o.condition(*DLBCL, onset_days=200)
+    for k in range(6):
+        o.infusion(RITUXAN, 60 + 21 * (5 - k), 700)
+    o.lab("5196-1", "Hepatitis B virus surface Ag [Presence] in Serum or Plasma by Immunoassay", 180, concept=NEG)
+    o.lab("16933-4", "Hepatitis B virus core Ab [Presence] in Serum", 180, concept=NEG)
+    o.lab("2465-3", "IgG [Mass/volume] in Serum or Plasma", 40, 720, "mg/dL")
+    o.cbc(20)
+    out["dlbcl-after-6-cycles"] = (o.bundle(), patient_view("dlbcl-after-6-cycles"))
+
+    # GPA induction 375 mg/m2 weekly x4 for a large adult (BSA 2.35 m2): 881 mg per dose, no course total applies.
+    g = Chart("gpa-large-bsa", "1970-05-05", "male", "Halvorsen", "Nils")
+    g.condition(*GPA, onset_days=25)
+    g.med_statement(PREDNISONE, "active", 20, dose="1 mg/kg daily")
+    g.med_statement(TMP_SMX, "active", 15, dose="1 tablet daily")
+    g.baseline_labs()
+    g.body_size(188, 106)
+    out["gpa-large-bsa"] = (g.bundle(), order_sign("gpa-large-bsa", [
+        draft_order("gpa-large-bsa", RITUXAN, 375, unit="mg/m2", count=4, period_days=7)], "gpa-large"))
+
+    # RA, second course 26 weeks after the first, everything in order: exactly one card, the summary.
+    c = ra_patient("ra-all-in-order")
+    c.infusion(RITUXAN, 196, 1000)
+    c.infusion(RITUXAN, 182, 1000)
+    out["ra-all-in-order"] = (c.bundle(), ra_order("ra-all-in-order"))
 
     # --- patient-view ---
     v = Chart("pv-overdue", "1966-03-03", "female", "Silva", "Ana")

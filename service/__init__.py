@@ -29,8 +29,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.metrics import install_metrics
     from service.security import install_security
     from service.security.fhir_allowlist import fhir_server_policy
-    from service.web.playground import install_playground
     from service.web.course_review import install as install_course_review
+    from service.web.playground import install_playground
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)

@@ -63,7 +63,13 @@ EXPECTED = {
     "hbv-problem-list": {("indication", "info"), ("hbv", "critical")},
     "pregnant-pemphigus": {("indication", "info"), ("pregnancy", "warning")},
     "pneumonia-maintenance": {("indication", "info"), ("infection", "warning")},
-    "pv-overdue": {("immunoglobulins", "warning"), ("cbc", "warning"), ("course-schedule", "warning")},
+    "pv-overdue": {("immunoglobulins", "warning"), ("cbc", "warning"), ("course-schedule", "info")},
     "pv-never-rituximab": set(),
+    # Issue 13: regimen-aware charts.  Cycle 3 of R-CHOP: no IgG-before-course (RA source), no TB
+    # or HCV advisory repeated at a later cycle; the summary only.
+    "dlbcl-rchop-cycle3": {("indication", "info")},
+    "dlbcl-after-6-cycles": set(),  # regimen complete: no next course to announce
+    "gpa-large-bsa": {("indication", "info")},  # 375 mg/m2 x4 at BSA 2.35: no dosing warning
+    "ra-all-in-order": {("indication", "info")},  # a clean order gets exactly one card
 }
 

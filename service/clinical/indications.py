@@ -19,6 +19,7 @@ from service.clinical.fhir_values import (
     condition_is_active,
     effective_datetime,
     qualitative_result,
+    quantity,
 )
 from service.clinical.findings import Evidence
 from service.clinical.record import OrderUnderReview, PatientRecord, Resource
@@ -36,6 +37,9 @@ class IndicationContext:
     primary: str | None = None
     ild: list[Evidence] = field(default_factory=list)
     rapidly_progressive_ild: bool = False
+    #: how rapid progression is documented: "anti-MDA5 with ILD", "lung function decline" or "text"
+    rp_basis: tuple[str, ...] = ()
+    lung_decline: list[Evidence] = field(default_factory=list)
     respiratory_involvement: list[Evidence] = field(default_factory=list)
     dysphagia: list[Evidence] = field(default_factory=list)
     antisynthetase: list[Evidence] = field(default_factory=list)
@@ -101,26 +105,32 @@ def indication_context(record: PatientRecord, order: OrderUnderReview) -> Indica
     return record.memo(f"indication:{order.reference}", lambda: _build(record, order))
 
 
-def _build(record: PatientRecord, order: OrderUnderReview) -> IndicationContext:
+def chart_indication(record: PatientRecord) -> IndicationContext:
+    """Documented indications from the chart alone (patient-view has no order)."""
+    return record.memo("indication:chart", lambda: _build(record, None))
+
+
+def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationContext:
     data = load("indications")
     systems = data["systems"]
     groups: dict[str, list[Evidence]] = {}
     active = [c for c in record.conditions if condition_is_active(c)]
     sources: list[tuple[Resource, Any]] = [(c, c.get("code")) for c in active]
-    sources += _reason_concepts(order, record)
+    if order is not None:
+        sources += _reason_concepts(order, record)
 
     ild: list[Evidence] = []
     respiratory: list[Evidence] = []
     dysphagia: list[Evidence] = []
     rp = False
     for resource, concept in sources:
-        is_order = resource is order.request
+        is_order = order is not None and resource is order.request
         for key, spec in data["groups"].items():
             hit = _matches(concept, spec, systems)
             if hit:
                 label = f"{spec['display']}: {hit[1]}" + (" (order reason)" if is_order else "")
                 ev = (
-                    Evidence("MedicationRequest", order.request.get("id"), label, code=hit[0], origin="order")
+                    Evidence("MedicationRequest", resource.get("id"), label, code=hit[0], origin="order")
                     if is_order else _condition_evidence(record, resource, label, hit[0])
                 )
                 groups.setdefault(key, []).append(ev)
@@ -148,6 +158,14 @@ def _build(record: PatientRecord, order: OrderUnderReview) -> IndicationContext:
         groups["iim"] = [replace(e, label=f"Myositis-specific antibody positive: {e.label}")
                          for e in antisynthetase + mda5]
 
+    rp_basis: list[str] = []
+    decline = _lung_function_decline(record, data["lung_function_decline"]) if ild else []
+    if decline:
+        rp_basis.append("lung function decline")
+    if ild and mda5:
+        rp_basis.append("anti-MDA5 with ILD")
+    if rp:
+        rp_basis.append("text")
     primary = None
     reason_groups = [k for k, evs in groups.items() if any(e.origin == "order" for e in evs)]
     for key in _PRIORITY:
@@ -157,11 +175,27 @@ def _build(record: PatientRecord, order: OrderUnderReview) -> IndicationContext:
     if primary is None:
         primary = next((k for k in _PRIORITY if k in groups), None)
     return IndicationContext(
-        groups=groups, primary=primary, ild=ild, rapidly_progressive_ild=rp,
+        groups=groups, primary=primary, ild=ild, rapidly_progressive_ild=bool(decline) or rp,
+        rp_basis=tuple(rp_basis), lung_decline=decline,
         respiratory_involvement=respiratory, dysphagia=dysphagia,
         antisynthetase=antisynthetase, mda5=mda5,
         looked_for=tuple(spec["display"] for spec in data["groups"].values()),
     )
+
+
+def _lung_function_decline(record: PatientRecord, spec: dict[str, Any]) -> list[Evidence]:
+    """Evidence of a relative drop of at least ``drop_percent`` between the earliest and the
+    latest result of a lung function test within ``within_days`` (empty: none documented)."""
+    for test in spec["tests"]:
+        recent = [r for r in labs.results(record, test["loinc"])
+                  if r.when and (record.now - r.when).days <= spec["within_days"]]
+        values = [(r, q[0]) for r in recent if (q := quantity(r.resource)) and q[0] > 0]
+        if len(values) < 2:
+            continue
+        (latest, new), (first, old) = values[0], values[-1]
+        if (old - new) / old * 100 >= test["drop_percent"]:
+            return [labs.evidence(record, first, test["name"]), labs.evidence(record, latest, test["name"])]
+    return []
 
 
 def group_spec(key: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import LocationParseError
@@ -78,6 +79,14 @@ def _parse(url: str) -> _Parsed:
         raise UnsafeUrl("not a URL")
     if _AMBIGUOUS.search(url):
         raise UnsafeUrl("URL contains a backslash, userinfo, space, control or non-ASCII character")
+    # requests resolves "." and ".." before urllib3 sees the path ("/fhir/..//fhir" becomes
+    # "//fhir"), so dot segments and empty segments are refused in the URL as written.
+    try:
+        written_path = urlsplit(url).path
+    except ValueError as exc:
+        raise UnsafeUrl("URL cannot be parsed (ValueError)") from exc
+    if "//" in written_path or any(s in (".", "..") for s in written_path.split("/")):
+        raise UnsafeUrl("URL path has dot or empty segments")
     prepared = requests.PreparedRequest()
     try:
         prepared.prepare_url(url, None)

@@ -80,11 +80,17 @@ def _medication_templates() -> dict[str, str]:
 
 
 def monitoring_codes() -> list[str]:
-    """LOINC codes of the tests the patient-view reminders read (queries.yaml)."""
+    """LOINC codes the patient-view reminders read (queries.yaml): the monitored tests, and
+    what decides the indication (the course schedule differs for oncology cycles and
+    autoimmune courses; antibodies and lung function document myositis and RP-ILD)."""
     tests = load("safety")["tests"]
+    indications = load("indications")
+    groups = [tests[key]["loinc"] for key in load("queries")["monitoring_tests"]]
+    groups += [spec["loinc"] for spec in indications["antibodies"].values()]
+    groups += [m["loinc"] for m in indications["lung_function_decline"]["tests"]]
     codes: list[str] = []
-    for key in load("queries")["monitoring_tests"]:
-        codes.extend(c for c in tests[key]["loinc"] if c not in codes)
+    for group in groups:
+        codes.extend(c for c in group if c not in codes)
     return codes
 
 
@@ -93,7 +99,9 @@ def query_plan(evaluation: Evaluation = "order") -> QueryPlan:
     """The plan of the order services (``order``) or of patient-view (``chart``)."""
     p = PATIENT_CONTEXT
     if evaluation == "chart":
-        return QueryPlan({"observations": _observation_search(monitoring_codes()), **_medication_templates()})
+        # Conditions: the next-course reminder depends on the indication (oncology regimens end).
+        return QueryPlan({"conditions": f"Condition?patient={p}",
+                          "observations": _observation_search(monitoring_codes()), **_medication_templates()})
     lab = load("queries")["laboratory"]
     templates = {
         "patient": f"Patient/{p}",

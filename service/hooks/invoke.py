@@ -95,7 +95,7 @@ def handle_hook(
             # Perhaps rituximab, and nothing can tell: say so rather than stay silent.
             timings["gather"] = _ms(t)
             findings = [unidentified_orders_finding(unidentified, unidentified.values())]
-            return _answer(req, findings, now, timings, stats_before, orders, service.hook, app_launch_url)
+            return _answer(req, findings, now, timings, stats_before, orders, service, app_launch_url)
 
     try:
         record, stats = gather_record(
@@ -130,12 +130,12 @@ def handle_hook(
     else:
         findings = evaluate_chart(record, runtime.policy)
     timings["evaluate"] = _ms(t)
-    return _answer(req, findings, now, timings, stats, orders, service.hook, app_launch_url)
+    return _answer(req, findings, now, timings, stats, orders, service, app_launch_url)
 
 
 def _answer(
     req: HookRequest, findings: list[Finding], now: datetime, timings: dict[str, float],
-    stats: GatherStats, orders: list[OrderUnderReview], hook: str, app_launch_url: str | None,
+    stats: GatherStats, orders: list[OrderUnderReview], service: ServiceDefinition, app_launch_url: str | None,
 ) -> HookOutcome:
     """Cards for the findings, and the outcome the HTTP layer serialises."""
     t = time.perf_counter()
@@ -145,9 +145,9 @@ def _answer(
         encounter_id=req.encounter_id,
         today=now.date().isoformat(),
     )
-    cards = build_cards(findings, ctx)
+    cards = [c for c in build_cards(findings, ctx) if c.indicator in service.indicators]
     if app_launch_url:
-        add_course_review_links(cards, hook, app_launch_url, [o.request for o in orders])
+        add_course_review_links(cards, service.hook, app_launch_url, [o.request for o in orders])
     body_out = {"cards": [c.to_json() for c in cards]}
     timings["cards"] = _ms(t)
     return HookOutcome(

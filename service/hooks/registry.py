@@ -16,6 +16,9 @@ class ServiceDefinition:
     description: str
     #: "order": evaluate the rituximab orders; "chart": monitoring reminders
     evaluation: Literal["order", "chart"]
+    #: indicators this service returns (order-select: only what would change the order;
+    #: the medical-necessity summary and advisories belong to order-sign)
+    indicators: tuple[str, ...] = ("info", "warning", "critical")
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -57,9 +60,11 @@ SERVICES: tuple[ServiceDefinition, ...] = (
         title="Rituximab appropriateness and safety work-up (at selection)",
         description=(
             "The same evaluation as rituximab-order-sign, when a rituximab order is selected, "
-            "so the work-up can be ordered before signing."
+            "so the work-up can be ordered before signing. Only warning and critical cards: "
+            "the medical-necessity summary comes at signature."
         ),
         evaluation="order",
+        indicators=("warning", "critical"),
     ),
     ServiceDefinition(
         id="rituximab-monitoring",

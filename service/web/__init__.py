@@ -1,1 +1,2 @@
-"""Pages for people: the SMART course-review app (``course_review``) and the development playground (``playground``), each in its own module."""
+"""Pages for people, each in its own module: the SMART course-review app (``course_review``)
+and the development playground (``playground``)."""

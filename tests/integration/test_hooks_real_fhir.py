@@ -151,6 +151,19 @@ def test_fixtures_are_searchable_with_paging(http, fhir_base_url):
     assert any(link["relation"] == "next" for link in page["link"])
 
 
+def _expected_cards(name: str, prefetch: bool, http: Any, service_url: str, fhir_base_url: str) -> list[Any]:
+    """The cards for fixture ``name`` from the real server (queried, or with a filled prefetch), checked
+    against tests/scenarios.EXPECTED."""
+    body = with_fhir(load_request(name, TODAY), fhir_base_url)
+    if prefetch:
+        body["prefetch"] = fill_prefetch(http, fhir_base_url, prefetch_templates(), body["context"]["patientId"])
+    resp = post(http, service_url, body)
+    assert resp.status_code == 200, resp.text
+    cards: list[Any] = resp.json()["cards"]
+    assert {(c["source"]["topic"]["code"], c["indicator"]) for c in cards} == EXPECTED[name]
+    return cards
+
+
 #: Charts of the second clinical review (issue 12): one per new safety check.
 SAFETY_DEPTH = ["hbv-dna-detectable", "hbv-problem-list", "pregnant-pemphigus", "pneumonia-maintenance",
                 "gpa-mg-m2", "gpa-pjp-prophylaxis", "reaction-moderate-high-criticality"]
@@ -159,16 +172,25 @@ SAFETY_DEPTH = ["hbv-dna-detectable", "hbv-problem-list", "pregnant-pemphigus", 
 @pytest.mark.parametrize("prefetch", [False, True], ids=["queried", "prefetched"])
 @pytest.mark.parametrize("name", SAFETY_DEPTH)
 def test_safety_depth_cards_from_the_real_server(name, prefetch, http, service_url, fhir_base_url):
-    body = with_fhir(load_request(name, TODAY), fhir_base_url)
-    if prefetch:
-        body["prefetch"] = fill_prefetch(http, fhir_base_url, prefetch_templates(), body["context"]["patientId"])
-    resp = post(http, service_url, body)
-    assert resp.status_code == 200, resp.text
-    cards = resp.json()["cards"]
-    assert {(c["source"]["topic"]["code"], c["indicator"]) for c in cards} == EXPECTED[name]
+    cards = _expected_cards(name, prefetch, http, service_url, fhir_base_url)
     for card in cards:
         created = [a["resource"]["resourceType"] for s in card.get("suggestions", []) for a in s["actions"]]
         if card["source"]["topic"]["code"] == "hbv":
             assert "MedicationRequest" in created and "ServiceRequest" in created  # antivirals, hepatology
         if name == "gpa-mg-m2" and card["source"]["topic"]["code"] == "infection":
             assert created == ["MedicationRequest"] and card["suggestions"][0]["isRecommended"] is True
+
+
+#: Charts of the regimen review (issue 13).
+REGIMENS = ["dlbcl-rchop-cycle3", "dlbcl-after-6-cycles", "gpa-large-bsa", "ra-all-in-order"]
+
+
+@pytest.mark.parametrize("prefetch", [False, True], ids=["queried", "prefetched"])
+@pytest.mark.parametrize("name", REGIMENS)
+def test_regimen_aware_cards_from_the_real_server(name, prefetch, http, service_url, fhir_base_url):
+    cards = _expected_cards(name, prefetch, http, service_url, fhir_base_url)
+    assert len(cards) == len(EXPECTED[name])  # exactly one card for a clean order, none after a completed regimen
+    if name == "dlbcl-rchop-cycle3":
+        assert "cycle 3 of a regimen" in cards[0]["detail"] and "maintenance" not in cards[0]["detail"]
+    if name == "gpa-large-bsa":
+        assert "= 881 mg per dose at BSA 2.35 m²" in cards[0]["detail"]

@@ -50,7 +50,8 @@ def test_medication_request_searches_name_every_intent_as_us_core_requires():
 
 def test_patient_view_asks_only_for_what_its_reminders_read():
     order, chart = query_plan("order").templates, query_plan("chart").templates
-    assert set(chart) == {"observations", *MEDICATION_SECTIONS}
+    # Conditions: the next-course reminder depends on the indication (an oncology regimen ends).
+    assert set(chart) == {"conditions", "observations", *MEDICATION_SECTIONS}
     assert set(chart) < set(order)
 
     def codes(template):
@@ -58,7 +59,7 @@ def test_patient_view_asks_only_for_what_its_reminders_read():
 
     assert codes(chart["observations"]) < codes(order["observations"])
     assert "http://loinc.org|2465-3" in codes(chart["observations"])  # IgG
-    assert "http://loinc.org|8076-2" not in codes(chart["observations"])  # Jo-1: order-time only
+    assert "http://loinc.org|2157-6" not in codes(chart["observations"])  # CK: order-time only
 
 
 @pytest.mark.parametrize("scenario", ["pv-overdue", "pv-never-rituximab"])
@@ -103,4 +104,5 @@ def test_discovery_lists_a_smaller_prefetch_for_patient_view(client):
     sign, view = services["rituximab-order-sign"], services["rituximab-monitoring"]
     assert set(view["prefetch"]) < set(sign["prefetch"])
     assert services["rituximab-order-select"]["prefetch"] == sign["prefetch"]
-    assert "Condition" not in view["usageRequirements"] and "Condition" in sign["usageRequirements"]
+    assert "AllergyIntolerance" not in view["usageRequirements"]
+    assert "AllergyIntolerance" in sign["usageRequirements"]

@@ -140,7 +140,7 @@ def test_units_helpers():
 @pytest.mark.parametrize(("mode", "severity"), [("required", "warning"), ("advisory", "info")])
 def test_missing_tb_screening_follows_policy(mode, severity):
     f = one(tuberculosis(record(), ORDER, Policy(tb_screening=mode)))
-    assert f.severity == severity and f.orders[0].code == "71773-6"
+    assert f.severity == severity and f.orders[0].code == "71775-1"  # the orderable panel, not the result code
 
 
 def test_tb_off_means_nothing():
@@ -183,7 +183,7 @@ def cbc(days, anc=3.9, plt=245):
 
 def test_cbc_missing_after_120_days():
     f = one(blood_counts(record(*cbc(130)), ORDER, P))
-    assert f.severity == "warning" and {o.code for o in f.orders} >= {"6690-2", "751-8", "777-3"}
+    assert f.severity == "warning" and [o.code for o in f.orders] == ["57021-8"]  # one orderable CBC panel
 
 
 def test_recent_cbc_passes_and_severe_cytopenia_warns():
@@ -252,7 +252,12 @@ def test_hbv_dna_reminder_only_for_anti_hbc_positive():
     assert f.topic == "hbv" and f.orders[0].code == "42595-9"
 
 
-def test_next_course_schedule():
-    assert one(next_course(record(infusion(200)), P)).severity == "warning"
+def test_next_course_schedule_is_info_never_a_warning():
+    past = one(next_course(record(infusion(200)), P))
+    assert past.severity == "info" and past.facts["state"] == "past-typical"
     assert one(next_course(record(infusion(150)), P)).severity == "info"
     assert next_course(record(infusion(60)), P) == []
+
+
+def test_no_next_course_reminder_for_oncology_cycles():
+    assert next_course(record(infusion(200), condition("C83.30")), P) == []

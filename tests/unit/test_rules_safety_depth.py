@@ -301,13 +301,15 @@ def test_suggested_drugs_and_referrals_validate_as_fhir_r4_and_never_join_the_la
         assert action.resource["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] > 0
 
 
-def test_every_create_appears_once_on_a_card():
+def test_order_all_and_singles_are_alternatives_under_at_most_one():
     f = one(hepatitis_b(record(), ORDER, P))  # both screening tests missing
     card = finding_card(f, CTX)
-    assert len(card.suggestions) == 1 and len(card.suggestions[0].actions) == 2
+    assert card.selectionBehavior == "at-most-one"
+    assert [len(s.actions) for s in card.suggestions] == [2, 1, 1]
     codes = [a.resource["code"]["coding"][0]["code"] for a in card.suggestions[0].actions]
     assert codes == ["5196-1", "16933-4"]
-    assert card.suggestions[0].label.startswith("Order Hepatitis B surface antigen (HBsAg) and ")
+    assert card.suggestions[0].label.startswith("Order all: Hepatitis B surface antigen (HBsAg) and ")
+    assert [s.isRecommended for s in card.suggestions] == [True, False, False]
 
 
 def test_a_card_cannot_offer_the_same_order_twice():

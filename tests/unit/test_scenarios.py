@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
+import fhir_fixtures
 from fhir_fixtures import load_bundle, scenario_names
 from tests.cds_schema import assert_valid
 from tests.scenarios import EXPECTED, run_scenario, topics
@@ -75,7 +80,7 @@ def test_ehr_shaped_chart_gives_the_clean_charts_cards(shaped):
 def test_hbv_never_screened_orders_hbsag_and_anti_hbc():
     card = next(c for c in run_scenario("hbv-never-screened").cards if c.topic == "hbv")
     recommended = [s for s in card.suggestions if s.isRecommended]
-    assert len(recommended) == 1 and card.selectionBehavior == "any"
+    assert len(recommended) == 1 and card.selectionBehavior == "at-most-one"
     codes = {a.resource["code"]["coding"][0]["code"] for a in recommended[0].actions}
     assert codes == {"5196-1", "16933-4"}
 
@@ -96,7 +101,31 @@ def test_summary_card_reads_like_an_assessment_and_saves_a_document():
 def test_seed_b_states_first_line_justification_without_claiming_preference():
     card = next(c for c in run_scenario("seed-b").cards if c.topic == "indication")
     assert "anti-MDA5 antibody with interstitial lung disease" in card.detail
-    assert "does not state a preference" in card.detail
+    assert "rapidly progressive interstitial lung disease (lung function decline)" in card.detail
+    assert "states no preference" in card.detail
+    assert "MEDRA5" in card.detail and "expert consensus" in card.detail
+    # Tacrolimus and IVIG were started alongside rituximab: concurrent therapy, not refractory disease.
+    assert "Concurrent therapy (given with rituximab, not failed): IVIG, tacrolimus" in card.detail
+    assert "refractory" not in card.detail.split("**Data used**")[0].lower()
+
+
+def test_seed_a_states_the_extended_interval_honestly():
+    detail = next(c for c in run_scenario("seed-a").cards if c.topic == "indication").detail
+    assert "not the labelled or studied regimen" in detail and "no source found supports" in detail
+    assert "glucocorticoid stopped (2025-09-27)" in detail or "glucocorticoid stopped" in detail
+    assert "maintenance" not in detail.split("**Data used**")[0]
+
+
+def test_summary_numbers_sections_continuously_and_dates_safety_lines():
+    for name in ("seed-a", "seed-b", "gpa-mg-m2"):
+        detail = next(c for c in run_scenario(name).cards if c.topic == "indication").detail
+        numbers = [int(n) for n in re.findall(r"\*\*(\d+)\. ", detail)]
+        assert numbers == list(range(1, len(numbers) + 1)), (name, numbers)
+        assert re.search(r"\n\n\*\*\d+\. Safety work-up\.\*\*\n\n- ", detail), name
+        for line in detail.split("Safety work-up.**")[1].split("\n\n")[1].splitlines():
+            assert re.search(r"latest \d{4}-\d{2}-\d{2}\)$", line), line
+    gpa = next(c for c in run_scenario("gpa-mg-m2").cards if c.topic == "indication").detail
+    assert "375 mg/m2 x 4, every 7 days = 739 mg per dose at BSA 1.97 m² (Mosteller; Body height 175 cm" in gpa
 
 
 def test_pm_first_line_says_what_to_document():
@@ -132,7 +161,17 @@ def test_tb_card_says_the_label_does_not_require_screening():
 def test_order_select_focuses_on_the_selected_rituximab_order():
     outcome = run_scenario("seed-b", "seed-b.order-select")
     assert outcome.rituximab_orders == 1
-    assert topics(outcome) == EXPECTED["seed-b"]
+    # order-select returns only what would change the order: seed-b's summary and advisories are info
+    assert topics(outcome) == {t for t in EXPECTED["seed-b"] if t[1] in ("warning", "critical")} == set()
+    assert any(f.rule_id == "indication.summary" or f.topic == "indication" for f in outcome.findings)
+
+
+def test_order_select_keeps_warnings():
+    def select(bundle, request):
+        request["hook"] = "order-select"
+        request["context"]["selections"] = ["MedicationRequest/dose-2000mg-rtx-order"]
+    outcome = run_scenario("dose-2000mg", edit=select)
+    assert topics(outcome) == {("dosing", "warning")}
 
 
 @pytest.mark.parametrize("variant", ["seed-a.hcpcs", "seed-a.ndc", "seed-a.text", "seed-a.contained",
@@ -201,3 +240,27 @@ def test_damaged_chart_still_gets_cards(name, damage):
     outcome = run_scenario(name, edit=DAMAGE[damage])
     assert outcome.status == 200
     assert_valid("response", outcome.body)
+
+
+def _creates(suggestions: list[Any]) -> list[str]:
+    return [json.dumps(a.resource.get("code") or a.resource.get("medicationCodeableConcept")
+                       or a.resource.get("type"), sort_keys=True)
+            for s in suggestions for a in s.actions if a.type == "create"]
+
+
+@pytest.mark.parametrize("request_name", sorted(p.stem for p in (Path(fhir_fixtures.__file__).parent / "requests").glob("*.json")))
+def test_no_combination_of_clicks_creates_an_order_twice(request_name):
+    """Under "any" every suggestion may be accepted together; under "at-most-one" only one of them."""
+    outcome = run_scenario(request_name.split(".")[0], request_name)
+    for card in outcome.cards:
+        choosable = [card.suggestions] if card.selectionBehavior == "any" else [[s] for s in card.suggestions]
+        for accepted in choosable:
+            assert len(_creates(accepted)) == len(set(_creates(accepted))), (request_name, card.summary)
+        for s in card.to_json().get("suggestions", []):
+            assert isinstance(s["isRecommended"], bool), (request_name, s["label"])
+
+
+def test_a_card_with_referral_and_drugs_keeps_disjoint_suggestions_under_any():
+    card = next(c for c in run_scenario("hbsag-positive-untreated").cards if c.topic == "hbv")
+    assert card.selectionBehavior == "any"  # order the tests AND refer AND prescribe must stay possible
+    assert [s.isRecommended for s in card.suggestions].count(None) == 0

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from service.clinical import labs
 from service.clinical.engine import order_rule
+from service.clinical.fhir_values import as_list, concept_text
 from service.clinical.findings import Evidence, Finding
 from service.clinical.indications import IndicationContext, group_spec, indication_context
 from service.clinical.medications import MedicationUse, uses_of_class
 from service.clinical.policy import Policy
 from service.clinical.products import product
 from service.clinical.record import OrderUnderReview, PatientRecord
+from service.clinical.regimens import cycle_run, group_regimens, is_cycle_pathway, regimen_citations
 from service.clinical.rituximab_history import courses, prior_doses
+from service.knowledge import load
 
 MED_SECTIONS = ("medicationStatements", "medicationRequests", "medicationAdministrations")
 
@@ -85,49 +88,91 @@ def documented_indication(record: PatientRecord, order: OrderUnderReview, policy
     ]
 
 
+def _documented_failure(use: MedicationUse, words: list[str]) -> bool:
+    """The record says the drug failed or was not tolerated (status reason, dosage text or note)."""
+    res = use.resource
+    texts = [concept_text(c) for c in as_list(res.get("statusReason")) + as_list(res.get("reasonCode"))]
+    texts += [d.get("text", "") for d in as_list(res.get("dosage")) if isinstance(d, dict)]
+    texts += [n.get("text", "") for n in as_list(res.get("note")) if isinstance(n, dict)]
+    text = " ".join(t for t in texts if isinstance(t, str)).lower()
+    return any(w in text for w in words)
+
+
+def _refractory_split(record: PatientRecord, conventional: list[MedicationUse]) -> tuple[list[str], list[str]]:
+    """(agents that count toward refractory disease, agents given concurrently that do not)."""
+    conf = load("medication_classes")["refractory"]
+    weeks = conf["refractory_min_weeks"]
+    failed: list[str] = []
+    concurrent: list[str] = []
+    for u in conventional:
+        long_enough = u.start is not None and (record.now - u.start).days >= weeks * 7
+        if _documented_failure(u, conf["failure_words"]) or (long_enough and not u.active):
+            failed.append(u.name)
+        elif u.active and long_enough:
+            failed.append(f"{u.name} (on it at least {weeks} weeks)")
+            concurrent.append(u.name)
+        elif u.active or (u.start is not None and not long_enough):
+            concurrent.append(u.name)  # started alongside rituximab (e.g. IVIG weeks ago): combination, not failure
+    return list(dict.fromkeys(failed)), list(dict.fromkeys(concurrent))
+
+
 def _iim_prerequisites(record: PatientRecord, ctx: IndicationContext) -> Finding:
     gcs = uses_of_class(record, "glucocorticoids")
     conventional = uses_of_class(record, "conventional_immunosuppressants")
     evidence = [_med_evidence(record, u) for u in (gcs[:2] + conventional[:4])]
     bypass: list[str] = []
-    if ctx.rapidly_progressive_ild:
-        bypass.append("rapidly progressive interstitial lung disease")
     if ctx.mda5 and ctx.ild:
         bypass.append("anti-MDA5 antibody with interstitial lung disease")
-    elif ctx.ild:
+    if ctx.rapidly_progressive_ild:
+        basis = " and ".join(b for b in ctx.rp_basis if b != "anti-MDA5 with ILD") or "documented"
+        bypass.append(f"rapidly progressive interstitial lung disease ({basis})")
+    if ctx.ild and not bypass:
         bypass.append("interstitial lung disease (rituximab is one of the guideline's first-line options)")
     if ctx.dysphagia:
         bypass.append("dysphagia")
     if ctx.respiratory_involvement and not ctx.ild:
         bypass.append("myositis with respiratory involvement")
-    evidence += ctx.ild + ctx.mda5 + ctx.dysphagia + ctx.respiratory_involvement
+    evidence += ctx.ild + ctx.lung_decline + ctx.mda5 + ctx.dysphagia + ctx.respiratory_involvement
+    failed, concurrent = _refractory_split(record, conventional)
     facts = {
         "group": "iim",
         "glucocorticoid": [u.name for u in gcs[:3]],
         "conventional": [u.name for u in conventional[:4]],
+        "failed": failed,
+        "concurrent": concurrent,
+        "prior_failed": [f for f in failed if f.split(" (")[0] not in concurrent],
+        "ild_basis": [b for b in bypass if "lung" in b],
+        "refractory_min_weeks": load("medication_classes")["refractory"]["refractory_min_weeks"],
         "first_line_justified_by": bypass,
+        "rp_ild": ctx.rapidly_progressive_ild,
+        "mda5_ild": bool(ctx.mda5 and ctx.ild),
     }
-    met = bool(gcs) and bool(conventional)
-    citations = ("acr-chest-2023", "bsr-2022-iim", "force-refractory", "lcd-l38920")
+    met = bool(gcs) and bool(failed)
+    citations: tuple[str, ...] = ("acr-chest-2023", "bsr-2022-iim", "rim-2013", "force-refractory", "lcd-l38920")
+    if ctx.rapidly_progressive_ild or (ctx.mda5 and ctx.ild):
+        citations = ("acr-chest-2023-rpild", *(("medra5-2020",) if ctx.mda5 else ()), *citations)
     if met or bypass:
         return Finding(
             rule_id="indication.prerequisites",
-            rule_version="1",
+            rule_version="2",
             topic="indication",
             severity="pass",
             summary="Prerequisites for rituximab in inflammatory myopathy are documented",
-            facts={**facts, "met_by": "prior therapy" if met else "first-line criteria"},
+            # A first-line justification is stated before refractory disease: agents started
+            # alongside rituximab are combination therapy, not failed therapy.
+            facts={**facts, "met_by": "first-line criteria" if bypass else "prior therapy"},
             evidence=tuple(dict.fromkeys(evidence)),
-            citations=citations,
+            citations=tuple(dict.fromkeys(citations)),
         )
     missing = []
     if not gcs:
         missing.append("A glucocorticoid course (current or past), e.g. prednisone")
-    if not conventional:
+    if not failed:
         missing.append(
-            "At least one conventional immunosuppressant tried (methotrexate, azathioprine, mycophenolate, "
-            "tacrolimus, cyclosporine, IVIG or cyclophosphamide), current or stopped, with the reason "
-            "(inadequate response, intolerance or contraindication)"
+            "At least one conventional immunosuppressant (methotrexate, azathioprine, mycophenolate, "
+            "tacrolimus, cyclosporine, IVIG or cyclophosphamide) documented as failed or not tolerated, or "
+            f"given for at least {facts['refractory_min_weeks']} weeks before this course"
+            + (f" (started recently: {', '.join(concurrent)})" if concurrent else "")
         )
     missing.append(
         "Or a first-line justification: rapidly progressive ILD, anti-MDA5 antibody with ILD, or severe "
@@ -135,10 +180,10 @@ def _iim_prerequisites(record: PatientRecord, ctx: IndicationContext) -> Finding
     )
     return Finding(
         rule_id="indication.prerequisites",
-        rule_version="1",
+        rule_version="2",
         topic="indication",
         severity="warning",
-        summary="Myositis: no prior glucocorticoid plus conventional immunosuppressant documented",
+        summary="Myositis: no failed glucocorticoid plus conventional immunosuppressant documented",
         facts={**facts, "met_by": None},
         evidence=tuple(dict.fromkeys(evidence)),
         missing=tuple(missing),
@@ -237,12 +282,20 @@ def prerequisites(record: PatientRecord, order: OrderUnderReview, policy: Policy
     return []
 
 
-@order_rule("indication.continuation", "Prior rituximab courses", needs=[*MED_SECTIONS, "observations"])
+def _reaction_recorded(record: PatientRecord) -> bool:
+    """Whether any AllergyIntolerance names rituximab (a prior reaction)."""
+    return any("rituximab" in concept_text(a.get("code")).lower() for a in record.allergies)
+
+
+@order_rule("indication.continuation", "Prior rituximab courses",
+            needs=[*MED_SECTIONS, "observations", "conditions", "allergies"])
 def continuation(record: PatientRecord, order: OrderUnderReview, policy: Policy) -> list[Finding]:
     exclude = frozenset({order.request.get("id")} - {None})
-    found = courses(prior_doses(record, exclude))  # type: ignore[arg-type]
+    history = prior_doses(record, exclude)  # type: ignore[arg-type]
+    found = courses(history)
     if not found:
         return []
+    group = indication_context(record, order).primary
     last = found[-1]
     evidence = [
         Evidence(
@@ -269,24 +322,36 @@ def continuation(record: PatientRecord, order: OrderUnderReview, policy: Policy)
             + (f" on {ck[0].when.date().isoformat()}" if ck[0].when else "")
         )
     weeks = (record.now - last.start).days / 7
-    return [
-        Finding(
-            rule_id="indication.continuation",
-            rule_version="1",
-            topic="indication",
-            severity="pass",
-            summary="Continuation of rituximab maintenance",
-            facts={
-                "courses": len(found),
-                "first_course": found[0].start.date().isoformat(),
-                "last_course": last.start.date().isoformat(),
-                "weeks_since_last": round(weeks, 1),
-                "last_course_doses": [f"{d.mg:g} mg" if d.mg is not None else "dose not recorded" for d in last.doses],
-                "response": response,
-            },
-            evidence=tuple(evidence),
-        )
-    ]
+    facts: dict[str, object] = {
+        "courses": len(found),
+        "first_course": found[0].start.date().isoformat(),
+        "last_course": last.start.date().isoformat(),
+        "weeks_since_last": round(weeks, 1),
+        "last_course_doses": [f"{d.mg:g} mg" if d.mg is not None else "dose not recorded" for d in last.doses],
+        "response": response,
+        "reaction_recorded": _reaction_recorded(record),
+        "pathway": "cycle" if is_cycle_pathway(group) else "course",
+    }
+    if is_cycle_pathway(group):
+        run = cycle_run(group, history, record.now)  # type: ignore[arg-type]
+        facts.update(cycle=run.next_cycle, regimen_doses=len(run.doses) if run.ongoing else 0,
+                     regimen_start=run.doses[0].when.date().isoformat() if run.ongoing else None)
+        summary = f"Cycle {run.next_cycle} of a rituximab regimen" if run.ongoing else "New rituximab regimen"
+        return [Finding("indication.continuation", "2", "indication", "pass", summary, facts=facts,
+                        evidence=tuple(evidence), citations=regimen_citations(group))]  # type: ignore[arg-type]
+    citations: tuple[str, ...] = ()
+    if group is not None:
+        planned = max(r.get("administrations", 1) for r in group_regimens(group)["regimens"])
+        single = [c for c in found if len(c.doses) == 1]
+        if planned > 1 and len(single) >= 2 and len(last.doses) == 1:
+            # Single-dose courses are not the labelled or studied regimen: say so, and what the chart shows.
+            gaps = [(b.start - a.start).days / 7 for a, b in zip(found, found[1:], strict=False)]
+            facts["extended_interval"] = {"single_dose_courses": len(single),
+                                          "median_weeks": round(sorted(gaps)[len(gaps) // 2]) if gaps else None}
+            citations = ("extended-interval-none",)
+    return [Finding("indication.continuation", "2", "indication", "pass",
+                    f"Further rituximab course ({len(found)} prior)", facts=facts, evidence=tuple(evidence),
+                    citations=citations)]
 
 
 @order_rule("indication.product", "Product and formulation", needs=["conditions", "observations"])

@@ -4,9 +4,10 @@ A patient "on rituximab" received it in the last 12 months (administrations,
 statements or orders).  Intervals are in knowledge/safety.yaml `monitoring`
 with their sources: IgG every 6 months, CBC every 120 days (label: every 2-4
 months in RA/GPA/MPA), HBV DNA for anti-HBc-positive patients (local policy
-interval; the label says monitor during and after), next course every 24
-weeks and not sooner than 16 (RA label).  Overdue -> warning; due within the
-"upcoming" window -> info; otherwise nothing.
+interval; the label says monitor during and after): overdue -> warning; due
+within the "upcoming" window -> info; otherwise nothing.  The next course
+(regimens.yaml `next_course` per indication, e.g. RA label every 24 weeks, not
+sooner than 16) is only ever info, and absent for oncology cycles.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from service.clinical import labs
 from service.clinical.engine import chart_rule
 from service.clinical.fhir_values import qualitative_result
 from service.clinical.findings import Evidence, Finding, OrderSuggestion
+from service.clinical.indications import chart_indication
 from service.clinical.policy import Policy
 from service.clinical.record import PatientRecord
+from service.clinical.regimens import group_regimens, is_cycle_pathway
 from service.clinical.rituximab_history import Dose, courses, prior_doses
 from service.clinical.rules.safety._common import cfg, months, order_of, test_codes
 
@@ -116,7 +119,7 @@ def cbc_due(record: PatientRecord, policy: Policy) -> list[Finding]:
         return []
     n = cfg("monitoring")["cbc_every_days"]
     results = labs.results(record, test_codes("wbc") + test_codes("anc") + test_codes("platelets"))
-    orders = tuple(order_of(k, "CBC monitoring on rituximab") for k in ("wbc", "anc", "platelets", "hemoglobin"))
+    orders = (order_of("cbc_panel", "CBC monitoring on rituximab"),)
     return _due_finding(
         record,
         "monitoring.cbc",
@@ -154,15 +157,27 @@ def hbv_dna_due(record: PatientRecord, policy: Policy) -> list[Finding]:
     )
 
 
-@chart_rule("monitoring.course-schedule", "Next rituximab course", needs=[*MED_SECTIONS])
+@chart_rule("monitoring.course-schedule", "Next rituximab course", needs=[*MED_SECTIONS, "conditions", "observations"])
 def next_course(record: PatientRecord, policy: Policy) -> list[Finding]:
+    """An info reminder near or past the typical next course; never a warning on its own.
+
+    Only for course-based indications whose source gives a next-course interval
+    (regimens.yaml `next_course`); oncology regimens end after their cycles, so
+    patient-view says nothing about a next course there.
+    """
     doses = recent_rituximab(record)
     if not doses:
         return []
+    group = chart_indication(record).primary
+    if is_cycle_pathway(group):
+        return []
     conf = cfg("monitoring")
+    schedule = group_regimens(group)["next_course"] if group else {
+        "typical_weeks": conf["next_course_typical_weeks"], "minimum_weeks": conf["next_course_minimum_weeks"],
+        "citations": ["label-ra-dosing"]}
     last = courses(prior_doses(record))[-1]
-    typical: datetime = last.start + timedelta(weeks=conf["next_course_typical_weeks"])
-    earliest: datetime = last.start + timedelta(weeks=conf["next_course_minimum_weeks"])
+    typical: datetime = last.start + timedelta(weeks=schedule["typical_weeks"])
+    earliest: datetime = last.start + timedelta(weeks=schedule["minimum_weeks"])
     evidence = tuple(
         Evidence(
             d.resource_type,
@@ -178,38 +193,22 @@ def next_course(record: PatientRecord, policy: Policy) -> list[Finding]:
         "last_course": last.start.date().isoformat(),
         "typical_due": typical.date().isoformat(),
         "earliest": earliest.date().isoformat(),
-        "typical_weeks": conf["next_course_typical_weeks"],
-        "minimum_weeks": conf["next_course_minimum_weeks"],
+        "typical_weeks": schedule["typical_weeks"],
+        "minimum_weeks": schedule["minimum_weeks"],
     }
     upcoming = timedelta(days=conf["upcoming_days"])
-    citations = ("label-ra-dosing",)
+    citations = tuple(schedule["citations"])
     if record.now > typical:
         weeks = (record.now - last.start).days // 7
-        return [
-            Finding(
-                "monitoring.course-schedule",
-                "1",
-                "course-schedule",
-                "warning",
-                f"Next rituximab course was due {facts['typical_due']} ({weeks} weeks since the last course)",
-                facts={**facts, "state": "overdue"},
-                evidence=evidence,
-                citations=citations,
-                override_reasons=("dosing-intended", "not-applicable"),
-            )
-        ]
+        return [Finding(
+            "monitoring.course-schedule", "2", "course-schedule", "info",
+            f"Rituximab course typically due around {facts['typical_due']} ({weeks} weeks since the last course)",
+            facts={**facts, "state": "past-typical"}, evidence=evidence, citations=citations,
+            override_reasons=("dosing-intended", "not-applicable"))]
     if typical - record.now <= upcoming:
-        return [
-            Finding(
-                "monitoring.course-schedule",
-                "1",
-                "course-schedule",
-                "info",
-                f"Next rituximab course due around {facts['typical_due']}",
-                facts={**facts, "state": "upcoming"},
-                evidence=evidence,
-                citations=citations,
-                override_reasons=("dosing-intended", "not-applicable"),
-            )
-        ]
+        return [Finding(
+            "monitoring.course-schedule", "2", "course-schedule", "info",
+            f"Next rituximab course due around {facts['typical_due']}",
+            facts={**facts, "state": "upcoming"}, evidence=evidence, citations=citations,
+            override_reasons=("dosing-intended", "not-applicable"))]
     return []

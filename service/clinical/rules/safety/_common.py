@@ -20,9 +20,11 @@ from service.clinical.findings import (
     ReferralSuggestion,
     Severity,
 )
+from service.clinical.indications import indication_context
 from service.clinical.labs import Result
 from service.clinical.medications import MedicationUse, uses_of_class
 from service.clinical.record import OrderUnderReview, PatientRecord, Resource
+from service.clinical.regimens import cycle_run, is_cycle_pathway
 from service.clinical.rituximab_history import prior_doses
 from service.knowledge import load
 
@@ -85,6 +87,19 @@ def referral_of(key: str, reason: str | None = None) -> ReferralSuggestion:
     """A referral from ``referrals.<key>`` of knowledge/safety.yaml."""
     spec = cfg("referrals")[key]
     return ReferralSuggestion(specialty=spec["specialty"], display=spec["display"], reason=reason)
+
+
+def mid_regimen(record: PatientRecord, order: OrderUnderReview) -> bool:
+    """True when this order is a later cycle of an ongoing oncology regimen.
+
+    Screening advisories (TB, HCV) belong to the start of the regimen, not to every
+    cycle (clinical-rules.md "Oncology cycles").
+    """
+    group = indication_context(record, order).primary
+    if not is_cycle_pathway(group):
+        return False
+    exclude = frozenset(x for x in (order.request.get("id"),) if x)
+    return cycle_run(group, prior_doses(record, exclude), record.now).ongoing  # type: ignore[arg-type]
 
 
 def months(n: float) -> timedelta:

@@ -38,12 +38,11 @@ def blood_counts(record: PatientRecord, order: OrderUnderReview, policy: Policy)
     common = {"evidence": evidence, "citations": CITATIONS}
     if missing:
         names = ", ".join(cfg("tests")[k]["display"] for k in missing)
-        wanted = (*missing, *(["hemoglobin"] if "hemoglobin" not in latest else []))
         return [CBC.finding(
             "warning", f"No complete blood count in the last {conf['lookback_days']} days",
             facts={"state": "missing", "missing": names},
             missing=(f"{names} within {conf['lookback_days']} days",),
-            orders=[order_of(k, "CBC with differential and platelets before rituximab (label)") for k in wanted],
+            orders=[order_of("cbc_panel", "CBC with differential and platelets before rituximab (label)")],
             override_reasons=("already-ordered", "documented-elsewhere"), **common)]
     problems = []
     for key, threshold, label in (("anc", conf["severe_neutrophils_per_ul"], "Neutrophils"),

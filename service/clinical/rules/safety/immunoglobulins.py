@@ -1,4 +1,4 @@
-"""Immunoglobulins (IgG) before each course.
+"""Immunoglobulins (IgG) before each course, for the autoimmune indications the source covers.
 
 Not a label requirement: baseline IgG and IgG before each course (Buch 2011,
 RA consensus); hypogammaglobulinemia bands (Barmettler 2018); IgG drawn soon
@@ -13,6 +13,7 @@ from service.clinical import labs
 from service.clinical.engine import order_rule
 from service.clinical.fhir_values import quantity
 from service.clinical.findings import Finding
+from service.clinical.indications import indication_context
 from service.clinical.labs import Result
 from service.clinical.policy import Policy
 from service.clinical.record import OrderUnderReview, PatientRecord
@@ -42,6 +43,9 @@ def _igg_values(record: PatientRecord) -> list[tuple[Result, float | None]]:
 @order_rule("safety.immunoglobulins", "Immunoglobulins (IgG)", needs=["observations", *MED_SECTIONS], scope="patient")
 def immunoglobulins(record: PatientRecord, order: OrderUnderReview, policy: Policy) -> list[Finding]:
     conf = cfg("immunoglobulins")
+    group = indication_context(record, order).primary
+    if group is not None and group not in conf["before_course_groups"]:
+        return []  # the source (an RA consensus) does not cover this indication, e.g. oncology cycles
     window = months(conf["lookback_months"])
     values = _igg_values(record)
     ivig_window = timedelta(days=conf["after_ivig_days"])

@@ -23,6 +23,7 @@ from service.clinical.rules.safety._common import (
     condition_evidence,
     matching_conditions,
     medication_evidence,
+    mid_regimen,
     months,
     order_of,
     test_codes,
@@ -57,6 +58,8 @@ def tuberculosis(record: PatientRecord, order: OrderUnderReview, policy: Policy)
             facts={**facts, "state": "positive-untreated"}, evidence=dict.fromkeys(evidence),
             missing=("Treatment for latent TB (isoniazid, rifampin or rifapentine) or an ID/TB specialist's note",),
             citations=CITATIONS, override_reasons=("specialist-reviewed", "documented-elsewhere"))]
+    if mid_regimen(record, order):
+        return []  # screening advisories belong to cycle 1, not to every cycle of a chemotherapy regimen
     if recent and qualitative_result(recent[0].resource) == "indeterminate":
         return [TB.finding(
             advisory_level, "Indeterminate TB test result: repeat the IGRA if screening is intended",
