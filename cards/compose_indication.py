@@ -25,7 +25,8 @@ from service.clinical.findings import Finding
 
 _PARTS = ("indication.documented", "indication.prerequisites", "indication.continuation",
           "indication.product", "dosing.regimen")
-_SAFETY_TOPICS = ("hbv", "immunoglobulins", "tb", "hcv", "cbc", "vaccination", "hypersensitivity")
+_SAFETY_TOPICS = ("hbv", "immunoglobulins", "tb", "hcv", "cbc", "vaccination", "hypersensitivity", "pregnancy",
+                  "infection")
 
 
 def _monitoring(findings: list[Finding]) -> list[dict[str, str | None]]:
