@@ -34,6 +34,16 @@ SLOW_SOCKETS, ATTACK_SECONDS = 40, 12
 
 
 @contextmanager
+def healthy(proc: subprocess.Popen[bytes], url: str) -> Iterator[str]:
+    """``url`` once the process answers /healthz; the process is stopped on exit."""
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        terminate(proc)
+
+
+@contextmanager
 def serve(tmp_path: Path, workers: int, threads: int = 4, **env: str) -> Iterator[str]:
     port = free_port()
     full_env = {**os.environ, "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **env}
@@ -43,12 +53,8 @@ def serve(tmp_path: Path, workers: int, threads: int = 4, **env: str) -> Iterato
     proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port",
                              str(port), "--workers", str(workers), "--threads", str(threads)], env=full_env,
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+    with healthy(proc, f"http://127.0.0.1:{port}") as url:
         yield url
-    finally:
-        terminate(proc)
 
 
 def test_a_replayed_jwt_is_refused_by_every_worker_without_redis(tmp_path):
@@ -120,12 +126,8 @@ http {{
 """)
     proc = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+    with healthy(proc, f"http://127.0.0.1:{port}") as url:
         yield url
-    finally:
-        terminate(proc)
 
 
 def _slow_loris(url: str, stop: threading.Event) -> None:
