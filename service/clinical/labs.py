@@ -135,6 +135,8 @@ def value_text(obs: Resource) -> str | None:
     q = obs.get("valueQuantity")
     if isinstance(q, dict) and (value := finite_number(q.get("value"))) is not None:
         unit = q.get("unit") or q.get("code") or ""
+        if isinstance(unit, str):
+            unit = unit.replace("[", "").replace("]", "")  # UCUM annotations read "[IU]/mL": show "IU/mL"
         return f"{value:g} {unit}".strip()
     vcc = obs.get("valueCodeableConcept")
     if isinstance(vcc, dict):
