@@ -1,4 +1,4 @@
-"""Run the Flask app on a real loopback port in a thread (real HTTP, no gunicorn)."""
+"""Serve a Flask app on a real loopback port in a thread (real HTTP, no gunicorn): tests and the demo's launcher."""
 
 from __future__ import annotations
 

@@ -1,11 +1,20 @@
-"""A test double of an EHR for SMART App Launch: authorization server + FHIR front.
+"""A development SMART launcher: a test double of an EHR's authorization server + FHIR front.
 
-Clearly a test double (like tests/faulty_fhir.py): it plays what the EHR does
-around a real FHIR server (sekmet-fhir, which ignores auth by default):
+Clearly a test double (like tests/faulty_fhir.py), never part of the
+service: the browser tests serve it in a thread, and ``rituximab-cds demo``
+starts it in development mode only (JWT off), so a person can open the
+course-review app for a fixture patient.  It plays what the EHR does around
+a real FHIR server (sekmet-fhir, which ignores auth by default):
 
+- ``/``: a page, labelled as this double, listing the demo's launch links;
+- ``/launch/<name>``: the clinician clicking the card's SMART link: a fresh
+  launch id with the preset's patient and ``appContext``, then a redirect to
+  the app's launch URL with ``iss`` and ``launch`` (reusable: each visit is
+  a new launch);
 - ``/fhir/.well-known/smart-configuration``: SMART 2.0 discovery (S256 only);
 - ``/authorize``: checks client id, redirect URI, PKCE S256, ``aud`` and the
-  launch id, then "signs the user in" at once and redirects with a code;
+  launch id, then approves at once (no sign-in or consent page: the user is
+  "the demo clinician") and redirects with a code;
 - ``/token``: checks the code, redirect URI and PKCE verifier, and answers
   with a bearer token, the patient context and the launch's ``appContext``;
 - ``/fhir/...``: forwards to the real FHIR server only with a token it
@@ -22,21 +31,39 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from flask import Flask, Response, jsonify, redirect, request
+from flask import Flask, Response, abort, jsonify, redirect, render_template_string, request
+
+from fhir_fixtures.threaded import serve_in_thread
 
 CLIENT_ID = "rituximab-course-review"
 
 
+@dataclass(frozen=True)
+class LaunchPreset:
+    """A SMART link as the EHR holds it after showing a card: whom and what to open the app for."""
+
+    patient: str
+    #: the card link's ``url`` (the app's launch URL)
+    app_launch_url: str
+    #: the card link's ``appContext`` (the orders under review), None for a chart launch
+    app_context: str | None = None
+    title: str = ""
+
+
 @dataclass
-class SmartEhr:
+class SmartLauncher:
     fhir_upstream: str
     base_url: str = ""  # set once served: http://127.0.0.1:PORT
     redirect_uri: str = ""  # the app's registered callback
+    client_id: str = CLIENT_ID
+    presets: dict[str, LaunchPreset] = field(default_factory=dict)
     drop_scopes: set[str] = field(default_factory=set)
     expires_in: int = 3600
     launches: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -57,6 +84,16 @@ class SmartEhr:
         return launch
 
 
+_INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Development SMART launcher (test double of an EHR)</title></head><body>
+<h1>Development SMART launcher</h1>
+<p><strong>A test double of an EHR's sign-in, for development only.</strong> It approves every
+request at once and fronts the demo FHIR server ({{ fhir }}); it is never part of the service.</p>
+<ul>{% for name, preset in presets.items() %}
+<li><a href="{{ url_for('launch', name=name) }}">{{ preset.title or name }}</a> (Patient/{{ preset.patient }})</li>
+{% endfor %}</ul></body></html>"""
+
+
 def _oauth_error(error: str, status: int = 400) -> tuple[Response, int]:
     return jsonify({"error": error}), status
 
@@ -70,10 +107,20 @@ def _allows(scopes: list[str], rtype: str, letter: str) -> bool:
     return False
 
 
-def build_ehr_app(ehr: SmartEhr) -> Flask:
-    app = Flask("smart_ehr")
+def build_launcher_app(ehr: SmartLauncher) -> Flask:
+    app = Flask("smart_launcher")
     upstream = requests.Session()
     upstream.trust_env = False
+
+    @app.get("/")
+    def index() -> str:
+        return render_template_string(_INDEX, presets=ehr.presets, fhir=ehr.fhir_upstream)
+
+    @app.get("/launch/<name>")
+    def launch(name: str) -> Any:
+        preset = ehr.presets.get(name) or abort(404)
+        launch_id = ehr.new_launch(preset.patient, preset.app_context)
+        return redirect(preset.app_launch_url + "?" + urlencode({"iss": ehr.fhir_base, "launch": launch_id}))
 
     @app.get("/fhir/.well-known/smart-configuration")
     def smart_configuration() -> Response:
@@ -91,7 +138,7 @@ def build_ehr_app(ehr: SmartEhr) -> Flask:
     def authorize() -> Any:
         args = dict(request.args)
         ehr.authorize_requests.append(args)
-        if args.get("client_id") != CLIENT_ID or args.get("redirect_uri") != ehr.redirect_uri:
+        if args.get("client_id") != ehr.client_id or args.get("redirect_uri") != ehr.redirect_uri:
             return _oauth_error("invalid_client")  # never redirect to an unregistered URI (RFC 6749 §4.1.2.1)
         if args.get("response_type") != "code" or args.get("code_challenge_method") != "S256" \
                 or not args.get("code_challenge") or args.get("aud") != ehr.fhir_base:
@@ -116,7 +163,7 @@ def build_ehr_app(ehr: SmartEhr) -> Flask:
         grant = ehr.codes.pop(form.get("code", ""), None)  # a code is single use
         if grant is None or form.get("grant_type") != "authorization_code":
             return _oauth_error("invalid_grant")
-        if form.get("redirect_uri") != grant["redirect_uri"] or form.get("client_id") != CLIENT_ID:
+        if form.get("redirect_uri") != grant["redirect_uri"] or form.get("client_id") != ehr.client_id:
             return _oauth_error("invalid_grant")
         verifier = form.get("code_verifier", "")
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -156,3 +203,12 @@ def build_ehr_app(ehr: SmartEhr) -> Flask:
         return resp
 
     return app
+
+
+@contextmanager
+def running_launcher(fhir_upstream: str, **knobs: Any) -> Iterator[SmartLauncher]:
+    """Serve a launcher in front of ``fhir_upstream`` on a free loopback port, for the block's duration."""
+    ehr = SmartLauncher(fhir_upstream=fhir_upstream, **knobs)
+    with serve_in_thread(build_launcher_app(ehr)) as base_url:
+        ehr.base_url = base_url
+        yield ehr
