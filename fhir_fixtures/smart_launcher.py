@@ -17,12 +17,16 @@ a real FHIR server (sekmet-fhir, which ignores auth by default):
   "the demo clinician") and redirects with a code;
 - ``/token``: checks the code, redirect URI and PKCE verifier, and answers
   with a bearer token, the patient context and the launch's ``appContext``;
+  with the scopes ``openid fhirUser`` also an id_token (RS256, keys at
+  ``/.well-known/jwks.json``) naming the signed-in user, a Practitioner that
+  :func:`running_launcher` puts on the FHIR server (EHR users live there too);
 - ``/fhir/...``: forwards to the real FHIR server only with a token it
   issued and a scope that allows the request, rewriting the server's own
   base URL (in ``next`` links) to its own.
 
 Knobs for refusal tests: ``drop_scopes`` (grant less than asked),
-``expires_in``.  ``authorize_requests``, ``token_requests`` and
+``expires_in``, ``id_token_key`` (sign id_tokens with another key than the
+published one).  ``authorize_requests``, ``token_requests`` and
 ``fhir_requests`` record what the app sent.
 """
 
@@ -31,6 +35,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,10 +44,20 @@ from urllib.parse import urlencode
 
 import requests
 from flask import Flask, Response, abort, jsonify, redirect, render_template_string, request
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from fhir_fixtures.threaded import serve_in_thread
 
 CLIENT_ID = "rituximab-course-review"
+#: The demo clinician who "signed in" at the launcher (fhirUser of its id_tokens).
+USER = {"resourceType": "Practitioner", "id": "dev-launcher-clinician", "active": True,
+        "name": [{"use": "official", "prefix": ["Dr"], "given": ["Alex"], "family": "Morgan"}]}
+
+
+def _new_signing_key() -> Any:
+    return RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "alg": "RS256", "use": "sig"},
+                               private=True)
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,8 @@ class SmartLauncher:
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     fhir_requests: list[tuple[str, str, int]] = field(default_factory=list)
+    signing_key: Any = field(default_factory=_new_signing_key)
+    id_token_key: Any = None  # None: sign with signing_key, the one published at jwks_uri
 
     @property
     def fhir_base(self) -> str:
@@ -107,6 +124,15 @@ def _allows(scopes: list[str], rtype: str, letter: str) -> bool:
     return False
 
 
+def _id_token(ehr: SmartLauncher) -> str:
+    """OpenID Connect id_token for the demo clinician (SMART: ``fhirUser`` is the user's resource URL)."""
+    now = int(time.time())
+    key = ehr.id_token_key or ehr.signing_key
+    claims = {"iss": ehr.base_url, "sub": USER["id"], "aud": ehr.client_id, "iat": now, "exp": now + 300,
+              "fhirUser": f"{ehr.fhir_base}/{USER['resourceType']}/{USER['id']}"}
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+
+
 def build_launcher_app(ehr: SmartLauncher) -> Flask:
     app = Flask("smart_launcher")
     upstream = requests.Session()
@@ -130,9 +156,16 @@ def build_launcher_app(ehr: SmartLauncher) -> Flask:
             "code_challenge_methods_supported": ["S256"],
             "grant_types_supported": ["authorization_code"],
             "capabilities": ["launch-ehr", "launch-standalone", "client-public", "context-ehr-patient",
-                             "permission-v2", "permission-patient"],
-            "scopes_supported": ["launch", "launch/patient", "patient/*.rs", "patient/DocumentReference.c"],
+                             "permission-v2", "permission-patient", "sso-openid-connect"],
+            "scopes_supported": ["launch", "launch/patient", "patient/*.rs", "patient/DocumentReference.c",
+                                 "openid", "fhirUser"],
+            "issuer": ehr.base_url,
+            "jwks_uri": ehr.base_url + "/.well-known/jwks.json",
         })
+
+    @app.get("/.well-known/jwks.json")
+    def jwks() -> Response:
+        return jsonify({"keys": [ehr.signing_key.as_dict(private=False)]})
 
     @app.get("/authorize")
     def authorize() -> Any:
@@ -175,6 +208,9 @@ def build_launcher_app(ehr: SmartLauncher) -> Flask:
                 "scope": grant["scope"], "patient": grant["patient"]}
         if grant.get("appContext"):
             body["appContext"] = grant["appContext"]
+        if {"openid", "fhirUser"} <= set(grant["scope"].split()):
+            body["id_token"] = _id_token(ehr)
+            ehr.tokens[access_token]["fhirUser"] = f"{USER['resourceType']}/{USER['id']}"
         resp = jsonify(body)
         resp.headers["Cache-Control"] = "no-store"
         return resp
@@ -188,7 +224,9 @@ def build_launcher_app(ehr: SmartLauncher) -> Flask:
         if grant is None:
             ehr.fhir_requests.append((request.method, path, 401))
             return _oauth_error("invalid_token", 401)
-        if not _allows(grant["scope"].split(), rtype, letter):
+        # The fhirUser scope lets the app read the signed-in user's own resource, and nothing more.
+        own_user = request.method == "GET" and path == grant.get("fhirUser")
+        if not own_user and not _allows(grant["scope"].split(), rtype, letter):
             ehr.fhir_requests.append((request.method, path, 403))
             return _oauth_error("insufficient_scope", 403)
         url = f"{ehr.fhir_upstream}/{path}"
@@ -209,6 +247,9 @@ def build_launcher_app(ehr: SmartLauncher) -> Flask:
 def running_launcher(fhir_upstream: str, **knobs: Any) -> Iterator[SmartLauncher]:
     """Serve a launcher in front of ``fhir_upstream`` on a free loopback port, for the block's duration."""
     ehr = SmartLauncher(fhir_upstream=fhir_upstream, **knobs)
+    # The signed-in user exists on the EHR's FHIR server, as the patient does.
+    requests.put(f"{fhir_upstream}/{USER['resourceType']}/{USER['id']}", json=USER, timeout=30,
+                 headers={"Content-Type": "application/fhir+json"}).raise_for_status()
     with serve_in_thread(build_launcher_app(ehr)) as base_url:
         ehr.base_url = base_url
         yield ehr

@@ -7,8 +7,9 @@ then the access token and patient context) stays on the server, where the
 JWT replay cache is: in Redis with ``CDS_REDIS_URL``; else in the directory
 the workers of one host share (``CDS_REPLAY_CACHE_DIR``, which
 ``rituximab-cds serve`` creates), since the launch and the callback may
-reach different workers; else in process (one worker: tests, development).  Never in Flask's cookie session (signed, not
-encrypted), a template, a URL, a log or the database.
+reach different workers; else in process (one worker: tests, development).
+Never in Flask's cookie session (signed, not encrypted), a template, a URL,
+a log or the database.
 """
 
 from __future__ import annotations

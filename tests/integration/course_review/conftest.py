@@ -78,6 +78,7 @@ def smart(_harness: SmartHarness) -> SmartHarness:
     ehr = _harness.ehr
     ehr.drop_scopes = set()
     ehr.expires_in = 3600
+    ehr.id_token_key = None
     for recording in (ehr.authorize_requests, ehr.token_requests, ehr.fhir_requests):
         recording.clear()
     return _harness
