@@ -18,13 +18,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from benchmarks.course_review import course_review_table
 from benchmarks.load import LoadResult, require_wrk, run_wrk
 from benchmarks.procs import NOOP_APP, SERVICE_APP, gunicorn, pg_database_url
 from benchmarks.stages import STAGES, measure_stages, profile_text
 from benchmarks.workloads import Workload, build_workloads, heavy_bundle
 
 CONCURRENCY = (1, 8, 32)
-SECTIONS = ["stages", "http", "scale", "memory"]
+SECTIONS = ["stages", "http", "scale", "memory", "course-review"]
 
 
 def service_env(database_url: str, fhir_url: str | None) -> dict[str, str]:
@@ -168,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             scale_table(workloads[1], args.seconds, database_url)
         if args.memory_requests and "memory" in args.only:
             memory_table(workloads[1], args.memory_requests, database_url)
+        if "course-review" in args.only:
+            course_review_table(fhir.base_url, service_env(database_url, fhir.base_url), max(5, args.runs // 10))
         if args.profile:
             heavy = next(w for w in workloads if w.name == "heavy order-sign")
             Path(args.profile).write_text(profile_text(inprocess_app(None), heavy, 50))

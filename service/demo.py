@@ -5,6 +5,13 @@ the service under gunicorn, fires the seed scenarios' hooks over HTTP and
 prints, per scenario, the patient, the order, the fixture file, the data path
 (prefetch or queried) and the cards; then leaves the service up.
 
+In development mode it also starts the development SMART launcher
+(``fhir_fixtures/smart_launcher.py``, a test double of the EHR's sign-in in
+front of the FHIR server) and prints, per patient whose cards carry the
+"Open course review" link, a URL that opens the course-review app the way
+the EHR would: launch, authorize, token with the patient and the card's
+``appContext``.  With JWT on the launcher is not started.
+
 The mode is whatever the environment says, and the banner says which:
 development by default (JWT off, CORS open to the sandbox and localhost);
 with ``CDS_TRUSTED_ISSUERS_FILE`` or ``CDS_JWT_REQUIRED=true`` set, JWT is
@@ -18,16 +25,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import requests
@@ -35,6 +44,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from rich.console import Console
 
 from service.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from fhir_fixtures.smart_launcher import SmartLauncher
 
 #: (fixture request, title, how the EHR supplies the record)
 DEMO_SCENARIOS = (
@@ -79,16 +91,20 @@ def terminate(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
             proc.kill()
 
 
-def service_environment(environ: Mapping[str, str], fhir_url: str, run_dir: Path) -> dict[str, str]:
+def service_environment(environ: Mapping[str, str], fhir_url: str, run_dir: Path,
+                        launcher_fhir_url: str | None = None) -> dict[str, str]:
     """The service's environment: the caller's, with development defaults for what it leaves unset.
 
     Setting a trusted-issuers file means "test JWT": it turns JWT on unless
-    ``CDS_JWT_REQUIRED`` says otherwise.
+    ``CDS_JWT_REQUIRED`` says otherwise.  The course-review app reads the FHIR
+    server through the launcher (``launcher_fhir_url``), so that is allowed too;
+    its sessions are signed with a key made for this run, shared by the workers.
     """
     env = dict(environ)
     if not env.get("CDS_JWT_REQUIRED"):
         env["CDS_JWT_REQUIRED"] = "true" if env.get("CDS_TRUSTED_ISSUERS_FILE") else "false"
-    env.setdefault("CDS_ALLOWED_FHIR_SERVERS", fhir_url)
+    env.setdefault("CDS_ALLOWED_FHIR_SERVERS", ",".join(filter(None, (fhir_url, launcher_fhir_url))))
+    env.setdefault("CDS_APP_SECRET_KEY", secrets.token_urlsafe(32))
     env.setdefault("CDS_CORS_ORIGINS", DEV_CORS_ORIGINS)
     env.setdefault("CDS_DATABASE_URL", f"sqlite:///{run_dir / 'demo.sqlite3'}")
     return env
@@ -168,6 +184,13 @@ def _say(console: Console, text: str) -> None:
 class ScenarioResult:
     name: str
     status: int
+    patient_id: str = ""
+    #: the first "Open course review" SMART link of the answer's cards
+    course_link: dict[str, Any] | None = None
+
+
+def course_review_link(cards: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((link for card in cards for link in card.get("links", []) if link.get("type") == "smart"), None)
 
 
 def fire_scenario(console: Console, http: requests.Session, service_url: str, fhir_url: str,
@@ -201,20 +224,36 @@ def fire_scenario(console: Console, http: requests.Session, service_url: str, fh
     timing = resp.headers.get("Server-Timing", "")
     _say(console, f"data    : {describe_data_path('prefetch' in body, timing, resp.status_code)}")
     _say(console, f"answer  : POST {path} -> HTTP {resp.status_code}")
+    cards: list[dict[str, Any]] = resp.json().get("cards", []) if resp.status_code == 200 else []
     if resp.status_code == 200:
-        print_cards(console, resp.json().get("cards", []))
+        print_cards(console, cards)
     else:
         _say(console, resp.text.strip())
-    return ScenarioResult(name, resp.status_code)
+    return ScenarioResult(name, resp.status_code, patient_id, course_review_link(cards))
 
 
-def closing_notes(service_url: str, settings: Settings, log_path: Path) -> str:
-    """Where to go next: playground, sandbox, database, logs."""
+def offer_course_reviews(launcher: SmartLauncher, results: list[ScenarioResult]) -> list[tuple[str, str]]:
+    """A launcher preset per scenario whose cards link the course review: (scenario, URL to open)."""
+    from fhir_fixtures.smart_launcher import LaunchPreset
+
+    offered = []
+    for r in results:
+        if r.course_link:
+            launcher.presets[r.name] = LaunchPreset(patient=r.patient_id, app_launch_url=r.course_link["url"],
+                                                    app_context=r.course_link.get("appContext"), title=r.name)
+            offered.append((r.name, f"{launcher.base_url}/launch/{r.name}"))
+    return offered
+
+
+def closing_notes(service_url: str, settings: Settings, log_path: Path,
+                  course_reviews: Sequence[tuple[str, str]] = ()) -> str:
+    """Where to go next: playground, course review, sandbox, database, logs."""
     db = settings.database_url
     lines = [
         f"The service stays up at {service_url} (discovery: {service_url}/cds-services). Ctrl-C stops everything.",
         f"  Playground : {service_url}/playground" if not settings.jwt_required
         else "  Playground : off (it exists in development mode only, JWT is on)",
+        *course_review_notes(settings, course_reviews),
         "  Sandbox    : run the CDS Hooks sandbox on another port (not this one), open it, gear menu,",
         f"               'Add CDS Services': {service_url}/cds-services (README, 'The CDS Hooks sandbox')",
         f"  Database   : {db}",
@@ -223,6 +262,15 @@ def closing_notes(service_url: str, settings: Settings, log_path: Path) -> str:
         "  Send again : bash scripts/send-hook.sh seed-b   (or: .venv/bin/rituximab-cds request seed-b | curl ...)",
     ]
     return "\n".join(lines)
+
+
+def course_review_notes(settings: Settings, course_reviews: Sequence[tuple[str, str]]) -> list[str]:
+    if settings.jwt_required:
+        return ["  Course review: no demo launch (its development SMART launcher runs in development mode only)"]
+    lines = ["  Course review: open in a browser; a development SMART launcher (a test double of the EHR's",
+             "               sign-in, it approves at once) launches the app at /app/ for the patient:"]
+    lines += [f"    {name:<10} : {url}" for name, url in course_reviews]
+    return lines
 
 
 def explain_failures(results: list[ScenarioResult], settings: Settings) -> str:
@@ -237,9 +285,14 @@ def explain_failures(results: list[ScenarioResult], settings: Settings) -> str:
 
 
 def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = True,
-             run_dir: Path | None = None, fhir_run_name: str = "demo", write_state: bool = True) -> int:
-    """Run the demo; 0 when every hook answered 200, 1 otherwise, 2 for a configuration error."""
+             run_dir: Path | None = None, fhir_run_name: str = "demo", write_state: bool = True,
+             while_up: Callable[[], None] | None = None) -> int:
+    """Run the demo; 0 when every hook answered 200, 1 otherwise, 2 for a configuration error.
+
+    ``while_up`` is called once everything is printed, before ``keep_running``'s wait and the
+    shutdown: a test opens the printed URLs there."""
     from fhir_fixtures.server import STATE_FILE, load_fixtures, start
+    from fhir_fixtures.smart_launcher import running_launcher
     from service.security.issuers import TrustedIssuersError, load_trusted_issuers
 
     console = Console(highlight=False)
@@ -261,9 +314,13 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
         STATE_FILE.write_text(json.dumps({"base_url": fhir.base_url, "pid": fhir.pid, "data_dir": str(fhir.data_dir),
                                           "log": str(fhir.log_path)}))
     proc = None
+    stack = ExitStack()
     try:
         load_fixtures(fhir)
-        env = service_environment(os.environ, fhir.base_url, run_dir)
+        # The launcher plays the EHR's sign-in: development mode only, never beside a JWT-checked service.
+        launcher = None if settings.jwt_required else stack.enter_context(running_launcher(
+            fhir.base_url, redirect_uri=f"{service_url}/app/callback", client_id=settings.app_client_id))
+        env = service_environment(os.environ, fhir.base_url, run_dir, launcher.fhir_base if launcher else None)
         signer = DemoSigner() if settings.jwt_required else None
         if signer:
             add_demo_issuer(env, signer, run_dir)
@@ -284,7 +341,10 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
         if any(r.status != 200 for r in results):
             _say(console, explain_failures(results, settings))
             return 1
-        _say(console, closing_notes(service_url, settings, log_path))
+        course_reviews = offer_course_reviews(launcher, results) if launcher else []
+        _say(console, closing_notes(service_url, settings, log_path, course_reviews))
+        if while_up:
+            while_up()
         if keep_running:
             proc.wait()
     except KeyboardInterrupt:
@@ -292,6 +352,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8080, keep_running: bool = Tru
     finally:
         if proc is not None:
             terminate(proc)
+        stack.close()
         fhir.stop()
         if write_state:
             STATE_FILE.unlink(missing_ok=True)

@@ -21,11 +21,11 @@ import requests
 from fhir_fixtures import load_bundle, load_request
 from fhir_fixtures.server import post_bundle
 from fhir_fixtures.shapes import EPIC_LOCAL_LAB, renamed
+from fhir_fixtures.threaded import serve_in_thread
 from service import create_app
 from service.fhir.queries import prefetch_templates
 from tests.conftest import make_settings
 from tests.integration.ehr import fill_prefetch, server_timing
-from tests.integration.live import serve_in_thread
 from tests.integration.test_hooks_real_fhir import comparable, post, with_fhir
 from tests.unsorted_fhir import proxied_base, unsorted_fhir_server
 

@@ -18,12 +18,12 @@ import pytest
 import requests
 
 from fhir_fixtures import load_request, request_names
+from fhir_fixtures.threaded import serve_in_thread
 from service import create_app
 from service.fhir.queries import prefetch_templates
 from tests.cds_schema import assert_valid
 from tests.conftest import make_settings
 from tests.integration.ehr import fill_prefetch, server_timing
-from tests.integration.live import serve_in_thread
 from tests.scenarios import EXPECTED
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,12 @@ import responses
 
 from service.web.course_review import smart
 from service.web.course_review.errors import DiscoveryError
-from service.web.course_review.sessions import InMemorySessionStore, SessionCookies
+from service.web.course_review.sessions import (
+    DirectorySessionStore,
+    InMemorySessionStore,
+    SessionCookies,
+    session_store_for,
+)
 
 ISS = "https://ehr.example.org/fhir"
 CONFIG_URL = ISS + "/.well-known/smart-configuration"
@@ -79,6 +84,18 @@ def test_session_cookie_is_signed_and_the_store_expires():
     store = InMemorySessionStore()
     store.put("k", {"v": 1}, ttl_seconds=-1)
     assert store.get("k") is None
+
+
+def test_workers_sharing_the_replay_cache_directory_see_each_others_sessions(tmp_path):
+    # gunicorn workers: the launch may reach one and the callback the other (the demo runs two).
+    launch_worker = session_store_for(None, str(tmp_path))
+    callback_worker = session_store_for(None, str(tmp_path))
+    assert isinstance(callback_worker, DirectorySessionStore)
+    launch_worker.put("sid", {"pending": {"state": "s"}}, ttl_seconds=60)
+    assert callback_worker.get("sid") == {"pending": {"state": "s"}}
+    callback_worker.delete("sid")
+    assert launch_worker.get("sid") is None
+    assert isinstance(session_store_for(None, None), InMemorySessionStore)
 
 
 def test_grant_repr_hides_the_token():

@@ -111,3 +111,19 @@ def test_closing_notes_point_to_the_playground_only_in_development(tmp_path):
     dev = closing_notes("http://127.0.0.1:8080", Settings(jwt_required=False), tmp_path / "s.log")
     assert "Playground : http://127.0.0.1:8080/playground" in dev
     assert "Playground : off" in closing_notes("http://127.0.0.1:8080", Settings(), tmp_path / "s.log")
+
+
+def test_course_review_urls_are_printed_only_in_development(tmp_path):
+    offered = [("seed-a", "http://127.0.0.1:4000/launch/seed-a")]
+    dev = closing_notes("http://127.0.0.1:8080", Settings(jwt_required=False), tmp_path / "s.log", offered)
+    assert "    seed-a     : http://127.0.0.1:4000/launch/seed-a" in dev
+    assert "test double" in dev
+    jwt_on = closing_notes("http://127.0.0.1:8080", Settings(), tmp_path / "s.log", offered)
+    assert "/launch/" not in jwt_on and "development mode only" in jwt_on
+
+
+def test_the_demo_allows_the_launchers_fhir_front_and_signs_app_sessions_with_one_key(tmp_path):
+    env = service_environment({}, FHIR, tmp_path, "http://127.0.0.1:6000/fhir")
+    assert Settings.from_env(env).allowed_fhir_servers == (FHIR, "http://127.0.0.1:6000/fhir")
+    assert len(env["CDS_APP_SECRET_KEY"]) >= 32  # one key for both workers: a launch survives a worker switch
+    assert service_environment({"CDS_APP_SECRET_KEY": "mine"}, FHIR, tmp_path)["CDS_APP_SECRET_KEY"] == "mine"

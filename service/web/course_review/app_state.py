@@ -49,7 +49,7 @@ def install_state(app: Flask, settings: Settings) -> None:
     http.trust_env = False
     seconds = settings.app_session_minutes * 60
     app.extensions[_KEY] = CourseReviewState(
-        store=session_store_for(settings.redis_url),
+        store=session_store_for(settings.redis_url, settings.replay_cache_dir),
         cookies=SessionCookies(secret, seconds),
         http=http,
         client_id=settings.app_client_id,

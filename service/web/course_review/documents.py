@@ -39,14 +39,21 @@ def _fonts(pdf: FPDF) -> str:
     return "Helvetica"
 
 
-def letter_pdf(review: CourseReview) -> bytes:
+def signature_line(clinician: str | None) -> str:
+    """The signed-in clinician's name (a verified id_token's fhirUser), else a blank to fill by hand."""
+    return f"Clinician: {clinician or '______________________________'}   Signature: ____________________"
+
+
+def letter_pdf(review: CourseReview, clinician: str | None = None) -> bytes:
     """The letter on A4: heading, patient, date, the card's assessment, signature line."""
     pdf = FPDF(format="A4")
     pdf.set_margins(18, 18, 18)
     pdf.set_auto_page_break(True, margin=18)
     family = _fonts(pdf)
+    signature = signature_line(clinician)
     if family == "Helvetica":
         html = review.letter.html.encode("latin-1", "replace").decode("latin-1")
+        signature = signature.encode("latin-1", "replace").decode("latin-1")
     else:
         html = str(review.letter.html)
     pdf.add_page()
@@ -63,8 +70,7 @@ def letter_pdf(review: CourseReview) -> bytes:
     pdf.write_html(html, font_family=family, table_line_separators=True)
     pdf.ln(10)
     pdf.set_font(family, "", 10)
-    pdf.cell(0, 6, "Clinician: ______________________________   Signature: ____________________",
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, signature, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 

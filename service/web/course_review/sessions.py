@@ -3,10 +3,13 @@
 The browser holds only an opaque session id, signed with the app's secret
 and refused after its age limit (itsdangerous, as Flask's own cookies).
 What the id stands for (the pending launch's ``state`` and PKCE verifier,
-then the access token and patient context) stays on the server: in
-process, or in Redis with ``CDS_REDIS_URL`` so every worker sees it, like
-the JWT replay cache.  Never in Flask's cookie session (signed, not
-encrypted), a template, a URL, a log or the database.
+then the access token and patient context) stays on the server, where the
+JWT replay cache is: in Redis with ``CDS_REDIS_URL``; else in the directory
+the workers of one host share (``CDS_REPLAY_CACHE_DIR``, which
+``rituximab-cds serve`` creates), since the launch and the callback may
+reach different workers; else in process (one worker: tests, development).
+Never in Flask's cookie session (signed, not encrypted), a template, a URL,
+a log or the database.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import secrets
 import threading
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -76,8 +80,32 @@ class RedisSessionStore:
         self.client.delete(self.prefix + key)
 
 
-def session_store_for(redis_url: str | None) -> SessionStore:
-    return RedisSessionStore(redis_url) if redis_url else InMemorySessionStore()
+class DirectorySessionStore:
+    """Shared by the processes that open the same directory (diskcache: SQLite, process-safe)."""
+
+    def __init__(self, directory: str) -> None:
+        import diskcache
+
+        self.cache = diskcache.Cache(directory, timeout=0.5)
+
+    def put(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None:
+        self.cache.set(key, json.dumps(value), expire=max(1.0, ttl_seconds))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        raw = self.cache.get(key)
+        return json.loads(raw) if isinstance(raw, str) else None  # type: ignore[no-any-return]
+
+    def delete(self, key: str) -> None:
+        self.cache.delete(key)
+
+
+def session_store_for(redis_url: str | None, shared_directory: str | None = None) -> SessionStore:
+    if redis_url:
+        return RedisSessionStore(redis_url)
+    if shared_directory:
+        # Beside the replay cache, not in it: its own SQLite file and its own expiry culling.
+        return DirectorySessionStore(str(Path(shared_directory) / "app-sessions"))
+    return InMemorySessionStore()
 
 
 class SessionCookies:

@@ -5,7 +5,8 @@ adds what SMART asks on top: discovery at ``{iss}/.well-known/smart-configuratio
 ``launch`` and ``aud`` on the authorization request, the patient context in
 the token response, and scopes limited to what the page reads (patient-level
 read of the eight resource types the rules use) plus DocumentReference
-create for Save.  Nothing here logs, stores or returns a token anywhere but
+create for Save, and ``openid fhirUser`` for the clinician's name on the
+letter (:mod:`identity` verifies the id_token).  Nothing here logs, stores or returns a token anywhere but
 to the caller.
 """
 
@@ -31,6 +32,7 @@ from service.web.course_review.errors import (
 #: The resource types the rules read (the record's sections): the page reads these and no more.
 READ_TYPES: tuple[str, ...] = tuple(SECTION_OF_TYPE)
 SAVE_SCOPE = "patient/DocumentReference.c"
+IDENTITY_SCOPES = ("openid", "fhirUser")
 _TIMEOUT_SECONDS = 5
 
 
@@ -38,7 +40,7 @@ def requested_scopes(ehr_launch: bool) -> str:
     """Scopes for the authorization request (SMART v2 syntax)."""
     context = "launch" if ehr_launch else "launch/patient"
     reads = [f"patient/{rtype}.rs" for rtype in READ_TYPES]
-    return " ".join([context, *reads, SAVE_SCOPE])
+    return " ".join([context, *reads, SAVE_SCOPE, *IDENTITY_SCOPES])
 
 
 def _grants(scopes: list[str], rtype: str, wanted: str) -> bool:
@@ -71,6 +73,9 @@ def can_save(granted: str) -> bool:
 class SmartConfiguration:
     authorization_endpoint: str
     token_endpoint: str
+    #: OpenID Connect: who signs id_tokens and where their keys are (None: no identity offered)
+    issuer: str | None = None
+    jwks_uri: str | None = None
 
 
 def _usable_endpoint(url: Any) -> bool:
@@ -101,7 +106,10 @@ def discover(iss: str, session: requests.Session) -> SmartConfiguration:
     # SMART 2.0: servers SHALL support S256 and advertise it; the app never falls back to plain.
     if not isinstance(methods, list) or "S256" not in methods:
         raise DiscoveryError("The authorization server does not advertise PKCE S256.")
-    return SmartConfiguration(authorization_endpoint=str(authorize), token_endpoint=str(token))
+    issuer, jwks_uri = doc.get("issuer"), doc.get("jwks_uri")
+    return SmartConfiguration(authorization_endpoint=str(authorize), token_endpoint=str(token),
+                              issuer=issuer if isinstance(issuer, str) else None,
+                              jwks_uri=jwks_uri if isinstance(jwks_uri, str) else None)
 
 
 @dataclass(frozen=True)
@@ -126,13 +134,15 @@ def authorization_request(
 
 @dataclass(frozen=True)
 class Grant:
-    """What the token response granted.  ``repr`` hides the token."""
+    """What the token response granted.  ``repr`` hides the tokens."""
 
     access_token: str
     expires_in: int
     scope: str
     patient: str
     app_context: str | None
+    #: OpenID Connect id_token, unverified here (identity.verified_fhir_user checks it)
+    id_token: str | None = None
 
     def __repr__(self) -> str:
         return f"Grant(patient={self.patient!r}, scope={self.scope!r}, access_token='***')"
@@ -174,4 +184,5 @@ def exchange_code(
         scope=scope,
         patient=patient,
         app_context=app_context if isinstance(app_context, str) else None,
+        id_token=token["id_token"] if isinstance(token.get("id_token"), str) else None,
     )

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from service.fhir.access import FhirAccess
-from service.web.course_review import documents, smart
+from service.web.course_review import documents, identity, smart
 from service.web.course_review.app_state import CourseReviewState, state
 from service.web.course_review.data import evaluate_course
 from service.web.course_review.errors import (
@@ -110,6 +110,7 @@ def launch() -> BaseResponse:
     app_state.store.put(session_id, {
         "pending": {"state": auth.state, "verifier": auth.code_verifier, "iss": iss,
                     "token_endpoint": config.token_endpoint, "redirect_uri": redirect_uri,
+                    "issuer": config.issuer, "jwks_uri": config.jwks_uri,
                     "scope": smart.requested_scopes(launch_id is not None)},
     }, _PENDING_SECONDS)
     response = redirect(auth.url)
@@ -137,11 +138,15 @@ def callback() -> BaseResponse:
     grant = smart.exchange_code(pending["token_endpoint"], app_state.client_id, pending["redirect_uri"], code,
                                 pending["verifier"], pending["scope"])
     lifetime = min(grant.expires_in, app_state.session_seconds)
+    fhir_user = identity.verified_fhir_user(grant.id_token, pending.get("issuer"), pending.get("jwks_uri"),
+                                            app_state.client_id, app_state.http)
+    clinician = identity.clinician_name(app_state.runtime.client, FhirAccess(pending["iss"], grant.access_token),
+                                        fhir_user) if fhir_user else None
     new_id = app_state.cookies.new_id()  # a fresh id once signed in (no session fixation)
     app_state.store.put(new_id, {
         "iss": pending["iss"], "access_token": grant.access_token, "expires_at": time.time() + lifetime,
         "scope": grant.scope, "patient": grant.patient, "app_context": grant.app_context,
-        "csrf": secrets.token_urlsafe(32),
+        "csrf": secrets.token_urlsafe(32), "clinician": clinician,
     }, lifetime)
     response = redirect(url_for("course_review.course"))
     _set_cookie(response, app_state, new_id)
@@ -161,6 +166,7 @@ def course() -> str:
     review = _review(data)
     saved = request.args.get("saved")
     return render_template("course_review/course.html", review=review, csrf=data["csrf"],
+                           clinician=data.get("clinician"),
                            can_save=smart.can_save(data["scope"]) and review.letter.available,
                            saved=saved if saved and documents.looks_like_id(saved) else None)
 
@@ -171,7 +177,7 @@ def letter_pdf() -> Response:
     review = _review(data)
     if not review.letter.available:
         raise LaunchRequestError("There is no medical-necessity letter for this order: see the checklist.")
-    pdf = documents.letter_pdf(review)
+    pdf = documents.letter_pdf(review, data.get("clinician"))
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="rituximab-necessity-{review.today}.pdf"'})
 
@@ -188,7 +194,7 @@ def save() -> BaseResponse:
     review = _review(data)
     if not review.letter.available or review.letter.document is None:
         raise LaunchRequestError("There is no medical-necessity letter to save for this order.")
-    resource = documents.with_pdf(review.letter.document, documents.letter_pdf(review))
+    resource = documents.with_pdf(review.letter.document, documents.letter_pdf(review, data.get("clinician")))
     created = documents.create(state().runtime.client.session, FhirAccess(data["iss"], data["access_token"]),
                                resource)
     return redirect(url_for("course_review.course", saved=created))

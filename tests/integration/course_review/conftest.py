@@ -20,10 +20,10 @@ from flask import Flask
 
 from cards.links import app_context
 from fhir_fixtures import load_request
+from fhir_fixtures.smart_launcher import SmartLauncher, running_launcher
+from fhir_fixtures.threaded import serve_in_thread
 from service import create_app
 from tests.conftest import make_settings
-from tests.integration.live import serve_in_thread
-from tests.smart_ehr import SmartEhr, build_ehr_app
 
 SECRET = "course-review-test-secret"
 
@@ -37,7 +37,7 @@ def card_app_context(request_name: str) -> str | None:
 
 @dataclass
 class SmartHarness:
-    ehr: SmartEhr
+    ehr: SmartLauncher
     app: Flask
     base: str
 
@@ -65,9 +65,7 @@ class SmartHarness:
 
 @pytest.fixture(scope="package")
 def _harness(fhir_base_url: str) -> Iterator[SmartHarness]:
-    ehr = SmartEhr(fhir_upstream=fhir_base_url)
-    with serve_in_thread(build_ehr_app(ehr)) as ehr_base:
-        ehr.base_url = ehr_base
+    with running_launcher(fhir_base_url) as ehr:
         app = create_app(make_settings(allowed_fhir_servers=(ehr.fhir_base,), app_secret_key=SECRET))
         with serve_in_thread(app) as base:
             ehr.redirect_uri = base + "/app/callback"
@@ -80,6 +78,7 @@ def smart(_harness: SmartHarness) -> SmartHarness:
     ehr = _harness.ehr
     ehr.drop_scopes = set()
     ehr.expires_in = 3600
+    ehr.id_token_key = None
     for recording in (ehr.authorize_requests, ehr.token_requests, ehr.fhir_requests):
         recording.clear()
     return _harness

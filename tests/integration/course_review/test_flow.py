@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import socket
 import time
@@ -12,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from joserfc.jwk import RSAKey
+from pypdf import PdfReader
 
 from service.web.course_review.sessions import COOKIE_NAME
 from service.web.course_review.smart import READ_TYPES
@@ -34,7 +37,7 @@ def test_ehr_launch_uses_pkce_s256_and_minimal_scopes(smart: SmartHarness):
     assert authorize["aud"] == smart.ehr.fhir_base
     assert authorize["launch"] in smart.ehr.launches
     assert set(authorize["scope"].split()) == (
-        {"launch", "patient/DocumentReference.c"} | {f"patient/{t}.rs" for t in READ_TYPES})
+        {"launch", "patient/DocumentReference.c", "openid", "fhirUser"} | {f"patient/{t}.rs" for t in READ_TYPES})
     assert len(authorize["state"]) >= 32
 
 
@@ -44,6 +47,28 @@ def test_course_page_shows_timeline_checklist_and_letter_for_the_card_order(smar
     assert "MedicationRequest/seed-b-rtx-order" in html  # the order named by the card's appContext
     assert 'id="timeline"' in html and 'id="checklist"' in html and 'id="letter"' in html
     assert "Letter of medical necessity" in html
+
+
+def test_the_letter_is_signed_with_the_verified_fhir_users_name(smart: SmartHarness):
+    session, page = smart.launch("seed-b", card_app_context("seed-b"))
+    assert page.status_code == 200
+    assert '<span id="clinician">Dr Alex Morgan</span>' in page.text
+    assert ("GET", "Practitioner/dev-launcher-clinician", 200) in smart.ehr.fhir_requests
+    pdf = session.get(f"{smart.base}/app/course/letter.pdf", timeout=60)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Clinician: Dr Alex Morgan" in text
+
+
+@pytest.mark.parametrize("tamper", ["id_token signed with a key the server does not publish", "fhirUser not granted"])
+def test_an_unverifiable_or_absent_identity_keeps_the_blank_signature_line(smart: SmartHarness, tamper: str):
+    if tamper.startswith("id_token"):
+        smart.ehr.id_token_key = RSAKey.generate_key(2048, parameters={"kid": smart.ehr.signing_key.kid}, private=True)
+    else:
+        smart.ehr.drop_scopes = {"fhirUser"}
+    _, page = smart.launch("seed-b", card_app_context("seed-b"))
+    assert page.status_code == 200  # identity is a convenience: the review still opens
+    assert 'id="clinician"' not in page.text and "Clinician: ______" in page.text
+    assert not any(path.startswith("Practitioner") for _, path, _ in smart.ehr.fhir_requests)
 
 
 def test_standalone_launch_asks_for_a_patient(smart: SmartHarness):
