@@ -166,7 +166,8 @@ def _expected_cards(name: str, prefetch: bool, http: Any, service_url: str, fhir
 
 #: Charts of the second clinical review (issue 12): one per new safety check.
 SAFETY_DEPTH = ["hbv-dna-detectable", "hbv-problem-list", "pregnant-pemphigus", "pneumonia-maintenance",
-                "gpa-mg-m2", "gpa-pjp-prophylaxis", "reaction-moderate-high-criticality"]
+                "gpa-mg-m2", "gpa-pjp-prophylaxis", "reaction-moderate-high-criticality",
+                "seed-b"]  # seed-b: first course at 44, no pregnancy test: the contraception advisory
 
 
 @pytest.mark.parametrize("prefetch", [False, True], ids=["queried", "prefetched"])
@@ -179,6 +180,8 @@ def test_safety_depth_cards_from_the_real_server(name, prefetch, http, service_u
             assert "MedicationRequest" in created and "ServiceRequest" in created  # antivirals, hepatology
         if name == "gpa-mg-m2" and card["source"]["topic"]["code"] == "infection":
             assert created == ["MedicationRequest"] and card["suggestions"][0]["isRecommended"] is True
+        if card["source"]["topic"]["code"] == "pregnancy":
+            assert "12 months after the last dose" in card["detail"] or "fetal harm" in card["summary"]
 
 
 #: Charts of the regimen review (issue 13).
