@@ -15,10 +15,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
-#: CommonMark ends a line at \n, \r and \r\n (the rest are breaks to other renderers): a value with
-#: one would end its table row or list item early.
-_LINE_BREAK = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
+#: Markdown/HTML metacharacters, each escaped with a backslash; and line breaks, each one space:
+#: CommonMark ends a line at \n, \r and \r\n (the rest are breaks to other renderers), and a value
+#: with one would end its table row or list item early.  One str.translate per value (\r\n first).
+_MD_SPECIAL = "\\`*_{}[]<>|#!~"
+_LINE_BREAKS = "\r\n\x0b\x0c\x85\u2028\u2029"
+_ESCAPES = str.maketrans({**{c: "\\" + c for c in _MD_SPECIAL}, **{c: " " for c in _LINE_BREAKS}})
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def md_escape(value: Any) -> Any:
@@ -30,7 +33,7 @@ def md_escape(value: Any) -> Any:
     if isinstance(value, int | float):
         return value
     # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
-    return _LINE_BREAK.sub(" ", _MD_SPECIAL.sub(r"\\\1", str(value)))
+    return str(value).replace("\r\n", " ").translate(_ESCAPES)
 
 
 @cache
@@ -62,4 +65,4 @@ def template_exists(name: str) -> bool:
 def render(name: str, **context: Any) -> str:
     """Render ``cards/templates/<name>`` and tidy blank lines."""
     text = environment().get_template(name).render(**context)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return _BLANK_LINES.sub("\n\n", text).strip()

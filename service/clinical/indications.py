@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from service.clinical import labs
+from service.clinical.conditions import active_conditions
 from service.clinical.fhir_values import (
     as_list,
     codings,
     concept_text,
-    condition_is_active,
     effective_datetime,
     qualitative_result,
     quantity,
@@ -114,7 +114,7 @@ def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationC
     data = load("indications")
     systems = data["systems"]
     groups: dict[str, list[Evidence]] = {}
-    active = [c for c in record.conditions if condition_is_active(c)]
+    active = [c for c, _ in active_conditions(record)]
     sources: list[tuple[Resource, Any]] = [(c, c.get("code")) for c in active]
     if order is not None:
         sources += _reason_concepts(order, record)
