@@ -64,5 +64,9 @@ def template_exists(name: str) -> bool:
 
 def render(name: str, **context: Any) -> str:
     """Render ``cards/templates/<name>`` and tidy blank lines."""
-    text = environment().get_template(name).render(**context)
+    return tidy(environment().get_template(name).render(**context))
+
+
+def tidy(text: str) -> str:
+    """At most one blank line in a row; no blank lines at either end."""
     return _BLANK_LINES.sub("\n\n", text).strip()
