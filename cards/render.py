@@ -21,6 +21,9 @@ from markupsafe import Markup
 _MD_SPECIAL = "\\`*_{}[]<>|#!~"
 _LINE_BREAKS = "\r\n\x0b\x0c\x85\u2028\u2029"
 _ESCAPES = str.maketrans({**{c: "\\" + c for c in _MD_SPECIAL}, **{c: " " for c in _LINE_BREAKS}})
+#: any character _ESCAPES changes: most values (dates, ids, names) have none, and one regex scan
+#: is cheaper than str.translate's per-character table lookups
+_NEEDS_ESCAPE = re.compile("[" + re.escape(_MD_SPECIAL + _LINE_BREAKS) + "]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -33,7 +36,10 @@ def md_escape(value: Any) -> Any:
     if isinstance(value, int | float):
         return value
     # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
-    return str(value).replace("\r\n", " ").translate(_ESCAPES)
+    text = str(value)
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
+    return text.replace("\r\n", " ").translate(_ESCAPES)
 
 
 @cache
@@ -69,4 +75,4 @@ def render(name: str, **context: Any) -> str:
 
 def tidy(text: str) -> str:
     """At most one blank line in a row; no blank lines at either end."""
-    return _BLANK_LINES.sub("\n\n", text).strip()
+    return (_BLANK_LINES.sub("\n\n", text) if "\n\n\n" in text else text).strip()
