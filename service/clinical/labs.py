@@ -85,13 +85,13 @@ def _index_loinc(obs: Resource, concept: object, by_code: dict[str, list[Resourc
     filed = False
     for c in coding:
         if type(c) is dict:
-            code = c.get("code")
-            if type(code) is str:
-                system = c.get("system")
-                if not system or system == LOINC:
-                    group = by_code.get(code)
+            value = c.get("code")
+            if type(value) is str:
+                coding_system = c.get("system")
+                if not coding_system or coding_system == LOINC:
+                    group = by_code.get(value)
                     if group is None:
-                        by_code[code] = [obs]
+                        by_code[value] = [obs]
                     else:
                         group.append(obs)
                     filed = True
