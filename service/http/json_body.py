@@ -1,7 +1,7 @@
 """Parse a request body: orjson, and the nesting limit checked on the raw bytes.
 
 A hostile body can nest arrays thousands deep; the rules walk what they are
-given, so depth is capped (``CDS_MAX_JSON_DEPTH``).  Walking the parsed
+given, so depth is capped (``Settings.max_json_depth``, 64).  Walking the parsed
 object once more to measure it cost as much as parsing; here the bytes are
 scanned instead, in C: escapes and every byte but quotes and brackets
 deleted, strings dropped, then innermost ``{}`` pairs removed once per level,
