@@ -120,6 +120,10 @@ FEEDBACK_SECONDS = 2.0  # default of CDS_DATABASE_TIMEOUT_SECONDS: feedback's 50
 AUDIT_BATCH_SECONDS = 5.0
 REPORT_SECONDS = 10.0
 MIGRATE_SECONDS = 30.0
+#: An audit row waits at most this long for others to share its transaction: under load one commit
+#: per call cost about a millisecond of each call's latency (benchmarks/RESULTS.md); a row is
+#: still written within a tenth of a second.
+AUDIT_LINGER_SECONDS = 0.1
 
 
 class Store:
@@ -133,7 +137,7 @@ class Store:
         self.audit_failures = 0
         self._lock = threading.Lock()
         self._writer: BatchWriter[AuditEntry] = BatchWriter(self._write_audit_batch, self._count_failure,
-                                                            name="audit-writer")
+                                                            name="audit-writer", linger_seconds=AUDIT_LINGER_SECONDS)
         self.failure_listeners: list[Any] = []
         atexit.register(self.close)
 
