@@ -5,7 +5,8 @@ findings make no card of their own (they feed composed cards such as the
 medical-necessity summary).  Composers (``cards.compose``) may turn several
 findings into one card; every other finding gets the generic card: its
 summary, a topic template if one exists (``templates/<rule_id>.md.j2``),
-the data used, what was looked for and not found, and numbered sources.
+then (``cards.shell``) the data used, what was looked for and not found,
+and numbered sources.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from cards.model import SOURCE_LABEL, TOPIC_SYSTEM, Card, Coding, OverrideReason, Source, Suggestion
 from cards.render import render, template_exists
+from cards.shell import finding_markdown
 from cards.suggestions import CardContext, finding_suggestions, only_alternatives
 from service.clinical.findings import Finding
 from service.knowledge import citations, load
@@ -82,7 +84,7 @@ def finding_detail(finding: Finding, body_template: str | None = None) -> str:
     """The markdown detail of a card for one finding."""
     name = body_template or f"{finding.rule_id}.md.j2"
     body = render(name, f=finding, facts=finding.facts) if template_exists(name) else ""
-    return render("finding.md.j2", f=finding, body=body, sources=cited(finding.citations))
+    return finding_markdown(finding, body, cited(finding.citations))
 
 
 def finding_card(finding: Finding, ctx: CardContext) -> Card:

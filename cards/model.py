@@ -33,13 +33,23 @@ def _new_uuid() -> str:
     return str(uuid_mod.uuid4())
 
 
+def _is_empty(value: Any) -> bool:
+    """None, "", [] or {} (0 and False are values)."""
+    return value is None or (not value and isinstance(value, str | list | dict))
+
+
 def _prune(value: Any) -> Any:
     """Drop None, "", [] and {} recursively (spec: no null or empty elements)."""
     if isinstance(value, dict):
-        out = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, dict | list):
+                v = _prune(v)
+            if not _is_empty(v):
+                out[k] = v
+        return out
     if isinstance(value, list):
-        return [v for v in (_prune(v) for v in value) if v not in (None, "", [], {})]
+        return [v for v in (_prune(v) if isinstance(v, dict | list) else v for v in value) if not _is_empty(v)]
     return value
 
 

@@ -15,10 +15,16 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
-#: CommonMark ends a line at \n, \r and \r\n (the rest are breaks to other renderers): a value with
-#: one would end its table row or list item early.
-_LINE_BREAK = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
+#: Markdown/HTML metacharacters, each escaped with a backslash; and line breaks, each one space:
+#: CommonMark ends a line at \n, \r and \r\n (the rest are breaks to other renderers), and a value
+#: with one would end its table row or list item early.  One str.translate per value (\r\n first).
+_MD_SPECIAL = "\\`*_{}[]<>|#!~"
+_LINE_BREAKS = "\r\n\x0b\x0c\x85\u2028\u2029"
+_ESCAPES = str.maketrans({**{c: "\\" + c for c in _MD_SPECIAL}, **{c: " " for c in _LINE_BREAKS}})
+#: any character _ESCAPES changes: most values (dates, ids, names) have none, and one regex scan
+#: is cheaper than str.translate's per-character table lookups
+_NEEDS_ESCAPE = re.compile("[" + re.escape(_MD_SPECIAL + _LINE_BREAKS) + "]")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def md_escape(value: Any) -> Any:
@@ -30,7 +36,10 @@ def md_escape(value: Any) -> Any:
     if isinstance(value, int | float):
         return value
     # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
-    return _LINE_BREAK.sub(" ", _MD_SPECIAL.sub(r"\\\1", str(value)))
+    text = str(value)
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
+    return text.replace("\r\n", " ").translate(_ESCAPES)
 
 
 @cache
@@ -61,5 +70,9 @@ def template_exists(name: str) -> bool:
 
 def render(name: str, **context: Any) -> str:
     """Render ``cards/templates/<name>`` and tidy blank lines."""
-    text = environment().get_template(name).render(**context)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return tidy(environment().get_template(name).render(**context))
+
+
+def tidy(text: str) -> str:
+    """At most one blank line in a row; no blank lines at either end."""
+    return (_BLANK_LINES.sub("\n\n", text) if "\n\n\n" in text else text).strip()

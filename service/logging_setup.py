@@ -91,6 +91,9 @@ def log_configuration(settings: Any, trusted_issuers: list[str]) -> None:
         log.warning("CORS allows %s: development only", ", ".join(loose))
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def install_request_logging(app: Flask) -> None:
     """One log line per request: id, service, status, duration (no bodies, no headers)."""
     log = logging.getLogger("cds.request")
@@ -99,13 +102,15 @@ def install_request_logging(app: Flask) -> None:
     def _start() -> None:
         g.request_started = time.perf_counter()
         supplied = request.headers.get("X-Request-ID", "")
-        g.request_id = supplied if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", supplied) else uuid.uuid4().hex
+        g.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
 
     @app.after_request
     def _log(response: Response) -> Response:
         started = g.get("request_started")
         duration = round((time.perf_counter() - started) * 1000, 1) if started else None
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        if not log.isEnabledFor(logging.INFO):
+            return response  # CDS_LOG_LEVEL=WARNING: no request line to build
         outcome = g.get("hook_outcome")
         log.info("request", extra={
             "request_id": g.get("request_id"), "method": request.method, "path": request.path,

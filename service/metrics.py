@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g
@@ -78,21 +79,28 @@ def _start_at_zero() -> None:
         FHIR_ERRORS.labels(section)
 
 
+@cache
+def _child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once per label set (every label here is bounded;
+    ``labels()`` takes a lock and validates its arguments on every call)."""
+    return metric.labels(*labels)
+
+
 def observe_invocation(service: ServiceDefinition, outcome: HookOutcome) -> None:
     started = g.get("request_started")
     if started is not None:
-        HOOK_LATENCY.labels(service.id, service.hook, str(outcome.status)).observe(time.perf_counter() - started)
+        _child(HOOK_LATENCY, service.id, service.hook, str(outcome.status)).observe(time.perf_counter() - started)
     for stage, ms in outcome.timings.items():
-        STAGE_LATENCY.labels(service.id, stage).observe(ms / 1000)
+        _child(STAGE_LATENCY, service.id, stage).observe(ms / 1000)
     if outcome.gather is not None:
         for section, ms in outcome.gather.per_key_ms.items():
-            FHIR_LATENCY.labels(section).observe(ms / 1000)
+            _child(FHIR_LATENCY, section).observe(ms / 1000)
         for section in outcome.gather.errors:
-            FHIR_ERRORS.labels(section).inc()
+            _child(FHIR_ERRORS, section).inc()
         for section, origin in outcome.gather.origins.items():
-            DATA_ORIGIN.labels(section, origin).inc()
+            _child(DATA_ORIGIN, section, origin).inc()
     for card in outcome.cards:
-        CARDS.labels(service.id, card.topic, card.indicator).inc()
+        _child(CARDS, service.id, card.topic, card.indicator).inc()
 
 
 def install_metrics(app: Flask) -> None:

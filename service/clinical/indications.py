@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from service.clinical import labs
+from service.clinical.conditions import active_conditions
 from service.clinical.fhir_values import (
     as_list,
     codings,
     concept_text,
-    condition_is_active,
     effective_datetime,
     qualitative_result,
     quantity,
@@ -60,14 +60,17 @@ def _condition_evidence(record: PatientRecord, cond: Resource, label: str, code:
     )
 
 
-def _matches(concept: Any, spec: dict[str, Any], systems: dict[str, str]) -> tuple[str, str] | None:
-    """(system|code, display) of the first coding in ``spec`` (ICD prefix or SNOMED)."""
-    for system, code, display in codings(concept):
+def _matches(concept: Any, spec: dict[str, Any], systems: dict[str, str],
+             read: tuple[list[tuple[str, str, str]], str]) -> tuple[str, str] | None:
+    """(system|code, display) of the first coding in ``spec`` (ICD prefix or SNOMED), else a name in the text.
+
+    ``read``: the concept's codings() and concept_text(), read once for all the specs."""
+    coded, text = read
+    for system, code, display in coded:
         if system in ("", systems["icd10"]) and _icd_match(code, spec.get("icd10_prefixes", [])):
             return f"{systems['icd10']}|{code}", display or code
         if system in ("", systems["snomed"]) and code in spec.get("snomed", []):
             return f"{systems['snomed']}|{code}", display or code
-    text = concept_text(concept)
     for name in spec.get("names", []):
         if name in text:
             # Show the chart's own wording (a free-text problem), not the lower-cased match text.
@@ -114,7 +117,7 @@ def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationC
     data = load("indications")
     systems = data["systems"]
     groups: dict[str, list[Evidence]] = {}
-    active = [c for c in record.conditions if condition_is_active(c)]
+    active = [c for c, _ in active_conditions(record)]
     sources: list[tuple[Resource, Any]] = [(c, c.get("code")) for c in active]
     if order is not None:
         sources += _reason_concepts(order, record)
@@ -125,8 +128,9 @@ def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationC
     rp = False
     for resource, concept in sources:
         is_order = order is not None and resource is order.request
+        read = (codings(concept), concept_text(concept))  # once per concept, not once per group
         for key, spec in data["groups"].items():
-            hit = _matches(concept, spec, systems)
+            hit = _matches(concept, spec, systems, read)
             if hit:
                 label = f"{spec['display']}: {hit[1]}" + (" (order reason)" if is_order else "")
                 ev = (
@@ -136,18 +140,18 @@ def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationC
                 groups.setdefault(key, []).append(ev)
                 if key == "iim" and any(
                     s in ("", systems["icd10"]) and c.upper() in data["iim_respiratory_icd10"]
-                    for s, c, _ in codings(concept)
+                    for s, c, _ in read[0]
                 ):
                     respiratory.append(ev)
         if is_order:
             continue
-        if hit := _matches(concept, data["ild"], systems):
+        if hit := _matches(concept, data["ild"], systems, read):
             ild.append(_condition_evidence(record, resource, f"Interstitial lung disease: {hit[1]}", hit[0]))
             text = concept_text(concept) + " " + " ".join(
                 n.get("text", "") for n in as_list(resource.get("note")) if isinstance(n, dict))
             if any(w in text.lower() for w in data["rapidly_progressive_words"]):
                 rp = True
-        if hit := _matches(concept, data["dysphagia"], systems):
+        if hit := _matches(concept, data["dysphagia"], systems, read):
             dysphagia.append(_condition_evidence(record, resource, f"Dysphagia: {hit[1]}", hit[0]))
 
     antisynthetase = _positive(record, data["antibodies"]["antisynthetase"])

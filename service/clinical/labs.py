@@ -64,6 +64,40 @@ def _test_text(concept: object, coded: list[tuple[str, str, str]]) -> str:
     return " ".join(parts).lower()
 
 
+def _index_loinc(obs: Resource, concept: object, by_code: dict[str, list[Resource]]) -> bool:
+    """File ``obs`` under each LOINC (or system-less) code of its ``code``; whether there was one.
+
+    The codings() walk inlined, without its tuples: this runs once per Observation, and a
+    heavy chart has thousands.  Same reading as codings(): a code must be a string, and a
+    system that is empty or missing counts as LOINC."""
+    if type(concept) is not dict:  # a broken feed's list of concepts, or nothing: the general walk
+        filed = False
+        for system, code, _ in codings(concept):
+            if not system or system == LOINC:
+                by_code.setdefault(code, []).append(obs)
+                filed = True
+        return filed
+    coding = concept.get("coding")
+    if type(coding) is dict:
+        coding = (coding,)
+    elif type(coding) is not list:
+        return False
+    filed = False
+    for c in coding:
+        if type(c) is dict:
+            value = c.get("code")
+            if type(value) is str:
+                coding_system = c.get("system")
+                if not coding_system or coding_system == LOINC:
+                    group = by_code.get(value)
+                    if group is None:
+                        by_code[value] = [obs]
+                    else:
+                        group.append(obs)
+                    filed = True
+    return filed
+
+
 def _catalogue(record: PatientRecord) -> _Catalogue:
     """Built in one pass per record.  A heavy chart has thousands of vital signs
     the rules never read, so dates are parsed later, only for the codes asked for."""
@@ -75,14 +109,10 @@ def _catalogue(record: PatientRecord) -> _Catalogue:
             if status_of(obs) in _EXCLUDED or is_entered_in_error(obs):
                 continue
             concept = obs.get("code")
-            coded = codings(concept)
-            loinc_coded = False
-            for system, code, _ in coded:
-                if not system or system == LOINC:
-                    by_code.setdefault(code, []).append(obs)
-                    loinc_coded = True
-            if not loinc_coded:  # names are for local lab codes (indications.yaml)
-                by_text.setdefault(_test_text(concept, coded), []).append(obs)
+            if _index_loinc(obs, concept, by_code):
+                continue
+            # names are for local lab codes (indications.yaml)
+            by_text.setdefault(_test_text(concept, codings(concept)), []).append(obs)
         return _Catalogue(by_code, by_text)
 
     return record.memo("lab_catalogue", build)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from service.hooks.invoke import HookOutcome, handle_hook
 from service.hooks.registry import SERVICES_BY_ID, discovery_document
 from service.hooks.request import HookRequestError
+from service.http import json_body
 from service.http.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,11 @@ def read_json_body() -> Any:
     if raw is None:
         return error_response(413, "request_entity_too_large", "The body is larger than the size limit.")
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        body = json_body.loads(raw)
+    except ValueError:
         return error_response(400, "bad_request", "The body is not valid JSON.")
     limit = current_app.extensions["cds.settings"].max_json_depth
-    if json_depth(body, stop_at=limit) > limit:
+    if json_body.deeper_than(raw, limit):
         return error_response(400, "bad_request", f"The JSON body is nested deeper than {limit} levels.")
     return body
 
@@ -47,38 +48,6 @@ def _body_bytes() -> bytes | None:
         return request.get_data(cache=True)
     raw: bytes = request.environ["wsgi.input"].read(limit + 1)
     return None if len(raw) > limit else raw
-
-
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON (RFC 8259) and would poison dose arithmetic.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def json_depth(value: Any, stop_at: int | None = None) -> int:
-    """Nesting depth of parsed JSON, without recursion (a hostile body can be deep).
-
-    Stops early once deeper than ``stop_at``.  Runs on every call, hence the
-    exact type checks and no generator.
-    """
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if type(item) is dict:
-            children: Any = item.values()
-        elif type(item) is list:
-            children = item
-        else:
-            continue
-        if depth > deepest:
-            deepest = depth
-            if stop_at is not None and deepest > stop_at:
-                return deepest
-        for child in children:
-            kind = type(child)
-            if kind is dict or kind is list:
-                stack.append((child, depth + 1))
-    return deepest
 
 
 def _is_error(value: Any) -> bool:
@@ -113,8 +82,8 @@ def invoke(service_id: str) -> Any:
     g.hook_outcome = outcome
     for listener in current_app.extensions.get("cds.invocation_listeners", []):
         listener(service, outcome)
-    resp = jsonify(outcome.body)
-    resp.status_code = outcome.status
+    # orjson: the answer is built from plain dicts, lists and strings; several times faster than json.
+    resp = Response(orjson.dumps(outcome.body), status=outcome.status, mimetype="application/json")
     resp.headers["Server-Timing"] = server_timing(outcome)
     return resp
 

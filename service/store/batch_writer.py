@@ -2,8 +2,9 @@
 
 The audit trail must never slow down or fail a hook, and must never grow
 without bound when the database is slower than the traffic: items wait in a
-bounded queue, the thread writes whatever has accumulated in one transaction,
-and when the queue is full an item is dropped and counted (never blocks).
+bounded queue, the thread writes whatever has accumulated (optionally after
+lingering a moment for more) in one transaction, and when the queue is full
+an item is dropped and counted (never blocks).
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ _STOP = object()
 
 class BatchWriter(Generic[T]):
     def __init__(self, write_batch: Callable[[list[T]], None], on_drop: Callable[[str], None],
-                 max_queue: int = 10_000, max_batch: int = 200, name: str = "batch-writer") -> None:
+                 max_queue: int = 10_000, max_batch: int = 200, name: str = "batch-writer",
+                 linger_seconds: float = 0.0) -> None:
         self._write_batch = write_batch
         self._on_drop = on_drop
         self._max_batch = max_batch
+        #: how long a batch waits for company after its first item: one transaction per call
+        #: costs the database a commit and this process the GIL each time
+        self._linger = linger_seconds
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -46,9 +51,11 @@ class BatchWriter(Generic[T]):
             stop = first is _STOP
             if not stop:
                 batch.append(first)  # type: ignore[arg-type]
+            until = time.monotonic() + self._linger
             while not stop and len(batch) < self._max_batch:
+                wait = until - time.monotonic()
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:

@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -69,6 +69,19 @@ def storable(value: str | None, length: int | None) -> tuple[str | None, bool]:
     return safe, safe != value
 
 
+def _audit_cards(entry: AuditEntry) -> list[dict[str, Any]]:
+    """The audit_card rows of one entry (without their event id)."""
+    rows = []
+    for card in entry.cards:
+        rules = card.get("rules") or [{"id": "unknown", "version": "0"}]
+        rows.append({
+            "card_uuid": card["uuid"], "topic": card["topic"], "indicator": card["indicator"],
+            "rule_id": rules[0]["id"], "rule_version": str(rules[0]["version"]),
+            "rules": ",".join(f"{r['id']}@{r['version']}" for r in rules),
+        })
+    return rows
+
+
 def _audit_length(column: str) -> int | None:
     return getattr(AuditEvent.__table__.c[column].type, "length", None)
 
@@ -107,6 +120,10 @@ FEEDBACK_SECONDS = 2.0  # default of CDS_DATABASE_TIMEOUT_SECONDS: feedback's 50
 AUDIT_BATCH_SECONDS = 5.0
 REPORT_SECONDS = 10.0
 MIGRATE_SECONDS = 30.0
+#: An audit row waits at most this long for others to share its transaction: under load one commit
+#: per call cost about a millisecond of each call's latency (benchmarks/RESULTS.md); a row is
+#: still written within a tenth of a second.
+AUDIT_LINGER_SECONDS = 0.1
 
 
 class Store:
@@ -120,7 +137,7 @@ class Store:
         self.audit_failures = 0
         self._lock = threading.Lock()
         self._writer: BatchWriter[AuditEntry] = BatchWriter(self._write_audit_batch, self._count_failure,
-                                                            name="audit-writer")
+                                                            name="audit-writer", linger_seconds=AUDIT_LINGER_SECONDS)
         self.failure_listeners: list[Any] = []
         atexit.register(self.close)
 
@@ -173,10 +190,20 @@ class Store:
             listener()
 
     def _write_audit_batch(self, entries: list[AuditEntry]) -> None:
-        """All queued entries in one transaction; if that fails, one by one (each failure counted)."""
+        """All queued entries in one transaction; if that fails, one by one (each failure counted).
+
+        Two multi-row INSERTs (events, returning their ids; then their cards) rather than ORM
+        objects: this thread shares the GIL with the hooks, and the ORM's unit of work cost
+        about 0.5 ms of CPU per audited call."""
         try:
-            with self._limit(AUDIT_BATCH_SECONDS), Session(self.engine) as session, session.begin():
-                session.add_all([self._audit_event(e) for e in entries])
+            with self._limit(AUDIT_BATCH_SECONDS), self.engine.begin() as conn:
+                events = [self._audit_row(e) for e in entries]
+                ids = conn.execute(insert(AuditEvent).returning(AuditEvent.id, sort_by_parameter_order=True),
+                                   events).scalars().all()
+                cards = [card | {"event_id": event_id}
+                         for entry, event_id in zip(entries, ids, strict=True) for card in _audit_cards(entry)]
+                if cards:
+                    conn.execute(insert(AuditCard), cards)
             return
         except SQLAlchemyError as exc:
             if len(entries) == 1:
@@ -185,23 +212,16 @@ class Store:
         for entry in entries:
             self._write_audit_batch([entry])
 
-    def _audit_event(self, entry: AuditEntry) -> AuditEvent:
+    def _audit_row(self, entry: AuditEntry) -> dict[str, Any]:
         hook_instance, cut_instance = storable(entry.hook_instance, _audit_length("hook_instance"))
         patient_ref, cut_patient = storable(self.patient_reference(entry.patient_ref), _audit_length("patient_ref"))
-        event = AuditEvent(
-            created_at=entry.time, service_id=entry.service_id, hook=entry.hook,
-            hook_instance=hook_instance, patient_ref=patient_ref, identifiers_sanitised=cut_instance or cut_patient,
-            status=entry.status, latency_ms=entry.latency_ms, fhir_queries=entry.fhir_queries,
-            fhir_ms=entry.fhir_ms, data_origins=entry.data_origins,
-        )
-        for card in entry.cards:
-            rules = card.get("rules") or [{"id": "unknown", "version": "0"}]
-            event.cards.append(AuditCard(
-                card_uuid=card["uuid"], topic=card["topic"], indicator=card["indicator"],
-                rule_id=rules[0]["id"], rule_version=str(rules[0]["version"]),
-                rules=",".join(f"{r['id']}@{r['version']}" for r in rules),
-            ))
-        return event
+        return {
+            "created_at": entry.time, "service_id": entry.service_id, "hook": entry.hook,
+            "hook_instance": hook_instance, "patient_ref": patient_ref,
+            "identifiers_sanitised": cut_instance or cut_patient,
+            "status": entry.status, "latency_ms": entry.latency_ms, "fhir_queries": entry.fhir_queries,
+            "fhir_ms": entry.fhir_ms, "data_origins": entry.data_origins,
+        }
 
     # --- feedback ---
 

@@ -55,6 +55,25 @@ def test_migrate_is_idempotent_and_audit_rows_are_written(store):
     assert store.count(AuditEvent) == 1 and store.count(AuditCard) == 2
 
 
+def test_a_batch_of_audit_rows_keeps_each_card_with_its_own_call(store):
+    # One transaction for many calls: every card row must point at the event of its own call.
+    cards_per_call = [0, 3, 1, 0, 2, 5, 1]
+    for i, n in enumerate(cards_per_call):
+        store.record_audit(AuditEntry("rituximab-order-sign", 200, hook="order-sign", hook_instance=f"call-{i}",
+                                      patient_ref=f"p{i}", latency_ms=1.5, data_origins={"patient": "prefetch"},
+                                      cards=[card(f"call-{i}-card-{j}") for j in range(n)]))
+    store.flush()
+    with Session(store.engine) as session:
+        pairs = session.execute(select(AuditEvent.hook_instance, AuditCard.card_uuid)
+                                .join(AuditCard, AuditCard.event_id == AuditEvent.id)).all()
+        events = session.execute(select(AuditEvent.hook_instance, AuditEvent.patient_ref, AuditEvent.data_origins,
+                                        AuditEvent.latency_ms)).all()
+    assert len(pairs) == sum(cards_per_call)
+    assert all(card_uuid.startswith(instance + "-") for instance, card_uuid in pairs)
+    assert sorted(events) == sorted((f"call-{i}", f"p{i}", {"patient": "prefetch"}, 1.5)
+                                    for i in range(len(cards_per_call)))
+
+
 def test_patient_reference_can_be_a_keyed_hash(tmp_path):
     s = Store(make_engine(f"sqlite:///{tmp_path / 'h.sqlite3'}"), patient_hash_key="k")
     ref = s.patient_reference("seed-a")

@@ -166,6 +166,24 @@ def test_nan_and_infinity_are_not_json(client):
         assert resp.get_json()["error"] == "bad_request"
 
 
+@pytest.mark.parametrize(("depth", "message"), [(65, "nested deeper than 64 levels"), (5000, "not valid JSON")])
+def test_too_deep_a_body_is_refused(client, depth, message):
+    # 65: the raw-bytes scan; 5,000: past the parser's own limit, before any walk of it.
+    draft = "[" * (depth - 2) + "]" * (depth - 2)
+    body = '{"hook": "order-sign", "hookInstance": "x", "context": {"patientId": "p", "draftOrders": ' + draft + "}}"
+    resp = client.post("/cds-services/rituximab-order-sign", data=body, content_type="application/json")
+    assert resp.status_code == 400
+    assert message in resp.get_json()["message"]
+
+
+def test_a_body_at_the_nesting_limit_is_read(client):
+    draft = "[" * 62 + "]" * 62  # 64 levels with the body and its context
+    body = '{"hook": "order-sign", "hookInstance": "x", "context": {"patientId": "p", "draftOrders": ' + draft + "}}"
+    resp = client.post("/cds-services/rituximab-order-sign", data=body, content_type="application/json")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"cards": []}
+
+
 def test_405_keeps_the_allow_header(client):
     resp = client.put("/cds-services")
     assert resp.status_code == 405

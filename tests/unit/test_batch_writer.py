@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from service.store.batch_writer import BatchWriter
 
@@ -44,3 +45,17 @@ def test_full_queue_drops_and_reports_without_blocking():
     writer.close()
     writer.submit(99)
     assert dropped[-1] == "writer closed"
+
+
+def test_a_lingering_batch_gathers_what_arrives_meanwhile():
+    batches: list[list[int]] = []
+    writer: BatchWriter[int] = BatchWriter(batches.append, on_drop=lambda reason: None, linger_seconds=0.5)
+    writer.submit(0)
+    time.sleep(0.05)  # the writer holds the first item, waiting for company
+    for i in range(1, 5):
+        writer.submit(i)
+    writer.flush(timeout=5)
+    assert batches == [[0, 1, 2, 3, 4]]
+    writer.submit(5)
+    writer.close()  # closing does not wait out the linger: the stop marker ends it
+    assert batches[-1] == [5]

@@ -6,8 +6,18 @@ import math
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from service.clinical.fhir_values import finite_number, parse_datetime, quantity, status_of, with_usable_id
+from service.clinical.fhir_values import (
+    codings,
+    finite_number,
+    parse_datetime,
+    quantity,
+    status_of,
+    with_usable_id,
+)
+from service.clinical.labs import LOINC, _index_loinc
 
 
 @pytest.mark.parametrize("value", [
@@ -64,3 +74,22 @@ def test_with_usable_id_drops_ids_that_are_not_strings(rid):
 def test_with_usable_id_keeps_good_ids_without_copying():
     resource = {"resourceType": "Condition", "id": "c1"}
     assert with_usable_id(resource) is resource
+
+
+
+_SCALAR = st.none() | st.integers(0, 2) | st.sampled_from(["", "718-7", "2465-3", LOINC, "http://local", "x"])
+_CODING = st.fixed_dictionaries({}, optional={"system": _SCALAR, "code": _SCALAR, "display": _SCALAR}) | _SCALAR
+_CONCEPT = st.fixed_dictionaries({}, optional={"coding": st.lists(_CODING, max_size=3) | _CODING, "text": _SCALAR})
+
+
+@settings(max_examples=500, deadline=None)
+@given(_CONCEPT | st.lists(_CONCEPT, max_size=2) | _SCALAR)
+def test_the_lab_index_reads_observation_codes_as_codings_does(code: object) -> None:
+    """labs._index_loinc inlines codings() for speed: the same codes filed, whatever shape the code has."""
+    obs = {"resourceType": "Observation", "code": code}
+    index: dict[str, list[object]] = {}
+    filed = _index_loinc(obs, code, index)
+    expected = [c for s, c, _ in codings(code) if not s or s == LOINC]
+    assert filed == bool(expected)
+    assert sorted(index) == sorted(set(expected))
+    assert all(len(group) == expected.count(c) for c, group in index.items())

@@ -11,14 +11,16 @@ import base64
 import copy
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from fpdf import FPDF
 
 from service.fhir.access import FhirAccess
 from service.web.course_review.errors import SaveFailed
 from service.web.course_review.model import CourseReview
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 _FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian's fonts-dejavu-core (scripts/bootstrap.sh)
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR id syntax
@@ -46,6 +48,10 @@ def signature_line(clinician: str | None) -> str:
 
 def letter_pdf(review: CourseReview, clinician: str | None = None) -> bytes:
     """The letter on A4: heading, patient, date, the card's assessment, signature line."""
+    # fpdf2 (with fontTools and Pillow) is about 45 MB resident: imported by the first letter a
+    # worker makes, not by every worker that only answers hooks.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_margins(18, 18, 18)
     pdf.set_auto_page_break(True, margin=18)

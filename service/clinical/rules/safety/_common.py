@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.clinical import labs
-from service.clinical.fhir_values import codings, condition_is_active, effective_datetime, is_entered_in_error
+from service.clinical.conditions import active_conditions
+from service.clinical.fhir_values import effective_datetime
 from service.clinical.findings import (
     Evidence,
     Finding,
@@ -181,10 +182,8 @@ def matching_conditions(
     prefixes = tuple(p.upper() for p in icd10_prefixes)
     wanted = set(snomed)
     out = []
-    for c in record.conditions:
-        if is_entered_in_error(c) or not condition_is_active(c):
-            continue
-        for system, code, display in codings(c.get("code")):
+    for c, coded in active_conditions(record):
+        for system, code, display in coded:
             if (system.endswith("icd-10-cm") or not system) and code.upper().startswith(prefixes):
                 out.append((c, f"{system or 'http://hl7.org/fhir/sid/icd-10-cm'}|{code}", display or code))
                 break

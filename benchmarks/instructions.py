@@ -1,0 +1,78 @@
+"""Instructions per in-process call, counted by valgrind's callgrind (stable on a noisy machine).
+
+``python -m benchmarks.instructions [--calls N]`` runs each seed workload's
+handle_hook N times under callgrind after a warm-up, and once with the
+warm-up only; the difference divided by N is the cost of one call: parse the
+raw body, the rules, the cards, the JSON answer (no HTTP server, no audit).
+Needs the ``valgrind`` Debian package.  Takes a minute or two per workload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOADS = ("seed-a order-sign", "seed-b order-sign")
+
+_CHILD = """
+import logging, sys
+from benchmarks.run import inprocess_app
+from benchmarks.workloads import build_workloads
+from service.hooks.invoke import handle_hook
+from service.hooks.registry import SERVICES_BY_ID
+try:  # the service's own parser and writer; json where an older checkout has none
+    from service.http.json_body import loads
+    from orjson import dumps
+except ImportError:
+    from json import dumps, loads
+app = inprocess_app(None)
+w = next(w for w in build_workloads(None) if w.name == sys.argv[1])
+raw = __import__("json").dumps(w.body).encode()
+runtime, service = app.extensions["cds.runtime"], SERVICES_BY_ID[w.service_id]
+logging.disable(logging.INFO)
+for _ in range(3):
+    handle_hook(service, loads(raw), runtime)
+for _ in range(int(sys.argv[2])):
+    out = handle_hook(service, loads(raw), runtime)
+    dumps(out.body)
+"""
+
+
+def _instructions(workload: str, calls: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c", _CHILD,
+                        workload, str(calls)], cwd=ROOT, check=True, capture_output=True,
+                       env={**os.environ, "PYTHONHASHSEED": "0"})
+        match = re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE)
+        if not match:
+            raise RuntimeError("no callgrind summary")
+        return int(match.group(1))
+
+
+def per_call(workload: str, calls: int) -> int:
+    """Instructions of one call: (warm-up + calls) minus warm-up alone, over calls."""
+    return (_instructions(workload, calls) - _instructions(workload, 0)) // calls
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks.instructions", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=20)
+    args = parser.parse_args(argv)
+    rows = {w: per_call(w, args.calls) for w in WORKLOADS}
+    print("| workload | instructions per call (parse, rules, cards, JSON out) |\n|---|---|")
+    for w, n in rows.items():
+        print(f"| {w} | {n / 1e6:.2f} M |")
+    print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
