@@ -11,12 +11,17 @@ gunicorn has no header or body read timeout; put a buffering proxy in front
 from __future__ import annotations
 
 import json
+import logging
 import os
+import secrets
 import tempfile
+from collections.abc import MutableMapping
 from typing import Any
 
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger(__name__)
 
 
 class GunicornService(BaseApplication):  # type: ignore[misc,unused-ignore]
@@ -50,15 +55,27 @@ def json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-def serve(host: str, port: int, workers: int, threads: int = 4, timeout: int = 30) -> None:
+def share_between_workers(env: MutableMapping[str, str]) -> None:
+    """What the workers of one ``serve`` must share, set in the master before they fork."""
     # Metrics of all workers are aggregated through files in this folder; it must be
     # set before any worker imports prometheus_client.
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rituximab-cds-metrics-")
-    # Without Redis the workers share the JWT replay cache through a directory: with one cache per
-    # worker, a token refused as a replay by one worker was accepted by the next.
-    if not os.environ.get("CDS_REDIS_URL") and not os.environ.get("CDS_REPLAY_CACHE_DIR"):
-        os.environ["CDS_REPLAY_CACHE_DIR"] = tempfile.mkdtemp(prefix="rituximab-cds-replay-")
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rituximab-cds-metrics-")
+    # Without Redis the workers share the JWT replay cache (and the course-review sessions) through
+    # a directory: with one cache per worker, a token refused as a replay by one worker was accepted
+    # by the next.
+    if not env.get("CDS_REDIS_URL") and not env.get("CDS_REPLAY_CACHE_DIR"):
+        env["CDS_REPLAY_CACHE_DIR"] = tempfile.mkdtemp(prefix="rituximab-cds-replay-")
+    # One course-review cookie key for every worker: with a key per worker, a launch signed by one
+    # worker was refused by the next.  Set CDS_APP_SECRET_KEY so sessions also survive a restart.
+    if not env.get("CDS_APP_SECRET_KEY"):
+        env["CDS_APP_SECRET_KEY"] = secrets.token_urlsafe(32)
+        log.warning("CDS_APP_SECRET_KEY is not set: course-review sessions use a key made for this run "
+                    "(shared by its workers; they end at restart)")
+
+
+def serve(host: str, port: int, workers: int, threads: int = 4, timeout: int = 30) -> None:
+    share_between_workers(os.environ)
     gunicorn_util.write_error = json_error  # inherited by every forked worker
     GunicornService(
         {
