@@ -69,13 +69,19 @@ def _observation_search(codes: list[str]) -> str:
     return f"Observation?patient={PATIENT_CONTEXT}&code={joined}&_sort=-date&_count=500"
 
 
+def _page() -> str:
+    """A page size for the patient searches (queries.yaml): a server's default (often 20) turns a
+    long medication history into many round trips; servers may cap it, and the client pages."""
+    return f"&_count={load('queries')['search_page_size']}"
+
+
 def _medication_templates() -> dict[str, str]:
     p = PATIENT_CONTEXT
     intents = ",".join(load("queries")["medication_request_intents"])
     return {
-        "medicationStatements": f"MedicationStatement?patient={p}",
-        "medicationRequests": f"MedicationRequest?patient={p}&intent={intents}",
-        "medicationAdministrations": f"MedicationAdministration?patient={p}",
+        "medicationStatements": f"MedicationStatement?patient={p}{_page()}",
+        "medicationRequests": f"MedicationRequest?patient={p}&intent={intents}{_page()}",
+        "medicationAdministrations": f"MedicationAdministration?patient={p}{_page()}",
     }
 
 
@@ -100,16 +106,16 @@ def query_plan(evaluation: Evaluation = "order") -> QueryPlan:
     p = PATIENT_CONTEXT
     if evaluation == "chart":
         # Conditions: the next-course reminder depends on the indication (oncology regimens end).
-        return QueryPlan({"conditions": f"Condition?patient={p}",
+        return QueryPlan({"conditions": f"Condition?patient={p}{_page()}",
                           "observations": _observation_search(monitoring_codes()), **_medication_templates()})
     lab = load("queries")["laboratory"]
     templates = {
         "patient": f"Patient/{p}",
-        "conditions": f"Condition?patient={p}",
+        "conditions": f"Condition?patient={p}{_page()}",
         "observations": _observation_search(list(load("observation_codes")["codes"])),
         **_medication_templates(),
-        "allergies": f"AllergyIntolerance?patient={p}",
-        "immunizations": f"Immunization?patient={p}",
+        "allergies": f"AllergyIntolerance?patient={p}{_page()}",
+        "immunizations": f"Immunization?patient={p}{_page()}",
     }
     return QueryPlan(templates, lab["lookback_months"],
                      {"category": lab["category"], "_count": str(lab["page_size"])})

@@ -176,5 +176,5 @@ def test_a_valid_patient_id_is_queried_under_the_base(ehr):
     assert resp.status_code == 200
     paths = sorted(p for p, _auth in ehr.seen)
     assert "/fhir/Patient/seed-b.2" in paths
-    assert "/fhir/Condition?patient=seed-b.2" in paths
+    assert "/fhir/Condition?patient=seed-b.2&_count=200" in paths
     assert set(ehr.tokens_seen) == {f"Bearer {TOKEN}"}
