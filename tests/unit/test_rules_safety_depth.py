@@ -15,6 +15,7 @@ from cards.builder import finding_card
 from cards.model import Action, Card, Coding, Source, Suggestion
 from cards.suggestions import CardContext
 from service.clinical.policy import Policy
+from service.clinical.rules.monitoring import hbv_dna_due
 from service.clinical.rules.safety import (
     active_infection,
     hepatitis_b,
@@ -348,3 +349,15 @@ def test_locally_coded_hbv_dna_and_hcg_are_read():
     assert one(hepatitis_b(dna, ORDER, P)).severity == "critical"
     pregnant = record(patient("female", 30), local("Pregnancy test, urine", 3, string="Positive"))
     assert one(pregnancy(pregnant, ORDER, P)).severity == "warning"
+
+
+# --- patient-view: HBV DNA monitoring for the whole hepatitis B picture --------------------------------
+
+def test_hbv_dna_reminder_for_problem_list_hepatitis_b_or_detectable_dna_on_rituximab():
+    on_rtx = (infusion(60), infusion(46))
+    problem_list = hbv_dna_due(record(*on_rtx, condition("B18.1")), P)
+    assert [f.rule_id for f in problem_list] == ["monitoring.hbv-dna"]
+    detectable = hbv_dna_due(record(*on_rtx, obs("5196-1", 200, concept=NEG), obs("16933-4", 200, concept=NEG),
+                                    hbv_dna(150, 300)), P)
+    assert [f.rule_id for f in detectable] == ["monitoring.hbv-dna"]
+    assert hbv_dna_due(record(*on_rtx, obs("5196-1", 200, concept=NEG), obs("16933-4", 200, concept=NEG)), P) == []

@@ -23,7 +23,8 @@ from service.clinical.policy import Policy
 from service.clinical.record import PatientRecord
 from service.clinical.regimens import group_regimens, is_cycle_pathway
 from service.clinical.rituximab_history import Dose, courses, prior_doses
-from service.clinical.rules.safety._common import cfg, months, order_of, test_codes
+from service.clinical.rules.safety._common import cfg, lab_results, matching_conditions, months, order_of, test_codes
+from service.clinical.rules.safety.hbv import dna_detectable
 
 MED_SECTIONS = ("medicationStatements", "medicationRequests", "medicationAdministrations")
 
@@ -133,17 +134,22 @@ def cbc_due(record: PatientRecord, policy: Policy) -> list[Finding]:
     )
 
 
-@chart_rule("monitoring.hbv-dna", "HBV DNA monitoring", needs=["observations", *MED_SECTIONS])
+@chart_rule("monitoring.hbv-dna", "HBV DNA monitoring", needs=["observations", "conditions", *MED_SECTIONS])
 def hbv_dna_due(record: PatientRecord, policy: Policy) -> list[Finding]:
     if not recent_rituximab(record):
         return []
-    anti_hbc = labs.results(record, test_codes("anti_hbc"))
-    hbsag = labs.results(record, test_codes("hbsag"))
-    exposed = any(qualitative_result(r.resource) == "positive" for r in (anti_hbc[:1] + hbsag[:1]))
+    # Exposed to HBV: the newest anti-HBc or HBsAg positive, hepatitis B on the problem list, or
+    # detectable HBV DNA (the same picture the order-time HBV rule reads; label 5.3: monitor during
+    # and after treatment).
+    anti_hbc = lab_results(record, "anti_hbc")
+    hbsag = lab_results(record, "hbsag")
+    results = [r for r in lab_results(record, "hbv_dna") if dna_detectable(r) is not None]
+    chronic = matching_conditions(record, cfg("hbv")["chronic_icd10"], cfg("hbv")["chronic_snomed"])
+    exposed = (any(qualitative_result(r.resource) == "positive" for r in (anti_hbc[:1] + hbsag[:1]))
+               or bool(chronic) or any(dna_detectable(r) for r in results[:1]))
     if not exposed:
         return []
     n = cfg("monitoring")["hbv_dna_every_months"]
-    results = labs.results(record, test_codes("hbv_dna"))
     return _due_finding(
         record,
         "monitoring.hbv-dna",
