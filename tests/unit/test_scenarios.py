@@ -104,8 +104,11 @@ def test_seed_b_states_first_line_justification_without_claiming_preference():
     assert "rapidly progressive interstitial lung disease (lung function decline)" in card.detail
     assert "states no preference" in card.detail
     assert "MEDRA5" in card.detail and "expert consensus" in card.detail
-    # Tacrolimus and IVIG were started alongside rituximab: concurrent therapy, not refractory disease.
-    assert "Concurrent therapy (given with rituximab, not failed): IVIG, tacrolimus" in card.detail
+    # IVIG was started alongside rituximab (combination therapy); tacrolimus, started 14 weeks earlier for
+    # the RP-ILD, is continued with it.  Neither is called refractory disease: RP-ILD is the reason.
+    assert ("Concurrent therapy (started alongside rituximab; combination therapy, not counted as failed): "
+            "IVIG.") in card.detail
+    assert "Continued alongside rituximab: tacrolimus." in card.detail
     assert "refractory" not in card.detail.split("**Data used**")[0].lower()
 
 

@@ -98,22 +98,26 @@ def _documented_failure(use: MedicationUse, words: list[str]) -> bool:
     return any(w in text for w in words)
 
 
-def _refractory_split(record: PatientRecord, conventional: list[MedicationUse]) -> tuple[list[str], list[str]]:
-    """(agents that count toward refractory disease, agents given concurrently that do not)."""
+def _refractory_split(
+    record: PatientRecord, conventional: list[MedicationUse]
+) -> tuple[list[str], list[str], list[str]]:
+    """(agents that count toward refractory disease, agents started alongside rituximab that do not,
+    agents that count and are continued alongside rituximab)."""
     conf = load("medication_classes")["refractory"]
     weeks = conf["refractory_min_weeks"]
     failed: list[str] = []
     concurrent: list[str] = []
+    continued: list[str] = []
     for u in conventional:
         long_enough = u.start is not None and (record.now - u.start).days >= weeks * 7
         if _documented_failure(u, conf["failure_words"]) or (long_enough and not u.active):
             failed.append(u.name)
         elif u.active and long_enough:
             failed.append(f"{u.name} (on it at least {weeks} weeks)")
-            concurrent.append(u.name)
+            continued.append(u.name)  # an inadequate response that is still taken: counts, and is continued
         elif u.active or (u.start is not None and not long_enough):
             concurrent.append(u.name)  # started alongside rituximab (e.g. IVIG weeks ago): combination, not failure
-    return list(dict.fromkeys(failed)), list(dict.fromkeys(concurrent))
+    return list(dict.fromkeys(failed)), list(dict.fromkeys(concurrent)), list(dict.fromkeys(continued))
 
 
 def _iim_prerequisites(record: PatientRecord, ctx: IndicationContext) -> Finding:
@@ -133,14 +137,15 @@ def _iim_prerequisites(record: PatientRecord, ctx: IndicationContext) -> Finding
     if ctx.respiratory_involvement and not ctx.ild:
         bypass.append("myositis with respiratory involvement")
     evidence += ctx.ild + ctx.lung_decline + ctx.mda5 + ctx.dysphagia + ctx.respiratory_involvement
-    failed, concurrent = _refractory_split(record, conventional)
+    failed, concurrent, continued = _refractory_split(record, conventional)
     facts = {
         "group": "iim",
         "glucocorticoid": [u.name for u in gcs[:3]],
         "conventional": [u.name for u in conventional[:4]],
         "failed": failed,
         "concurrent": concurrent,
-        "prior_failed": [f for f in failed if f.split(" (")[0] not in concurrent],
+        "continued": continued,
+        "prior_failed": [f for f in failed if f.split(" (")[0] not in concurrent + continued],
         "ild_basis": [b for b in bypass if "lung" in b],
         "refractory_min_weeks": load("medication_classes")["refractory"]["refractory_min_weeks"],
         "first_line_justified_by": bypass,
