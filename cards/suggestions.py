@@ -37,14 +37,14 @@ class CardContext:
     today: str | None = None
 
 
-def _draft(resource_type: str, ctx: CardContext, reason: str | None, requester_key: str) -> dict[str, Any]:
+def _draft(resource_type: str, ctx: CardContext, reason: str | None) -> dict[str, Any]:
     """The fields every suggested draft order shares."""
     resource: dict[str, Any] = {"resourceType": resource_type, "status": "draft", "intent": "order",
                                 "subject": {"reference": f"Patient/{ctx.patient_id}"}}
     if ctx.encounter_id:
         resource["encounter"] = {"reference": f"Encounter/{ctx.encounter_id}"}
     if ctx.user_id and ctx.user_id.split("/")[0] in ("Practitioner", "PractitionerRole"):
-        resource[requester_key] = {"reference": ctx.user_id}
+        resource["requester"] = {"reference": ctx.user_id}
     if ctx.today:
         resource["authoredOn"] = ctx.today
     if reason:
@@ -54,7 +54,7 @@ def _draft(resource_type: str, ctx: CardContext, reason: str | None, requester_k
 
 def service_request(order: OrderSuggestion, ctx: CardContext) -> dict[str, Any]:
     """A draft R4 ServiceRequest for one test."""
-    return {**_draft("ServiceRequest", ctx, order.reason, "requester"),
+    return {**_draft("ServiceRequest", ctx, order.reason),
             "category": [{"coding": [LAB_CATEGORY]}],
             "code": {"coding": [{"system": order.system, "code": order.code, "display": order.display}],
                      "text": order.display}}
@@ -62,7 +62,7 @@ def service_request(order: OrderSuggestion, ctx: CardContext) -> dict[str, Any]:
 
 def referral_request(referral: ReferralSuggestion, ctx: CardContext) -> dict[str, Any]:
     """A draft R4 ServiceRequest referring the patient to a specialty."""
-    return {**_draft("ServiceRequest", ctx, referral.reason, "requester"),
+    return {**_draft("ServiceRequest", ctx, referral.reason),
             "code": {"coding": [REFERRAL_CODE], "text": referral.display},
             "performerType": {"text": referral.specialty}}
 
@@ -76,7 +76,7 @@ def medication_request(med: MedicationSuggestion, ctx: CardContext) -> dict[str,
     }
     if med.route in _ROUTES:
         dosage["route"] = {"coding": [_ROUTES[med.route]]}
-    return {**_draft("MedicationRequest", ctx, med.reason, "requester"),
+    return {**_draft("MedicationRequest", ctx, med.reason),
             "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": med.rxnorm, "display": med.display}],
                                           "text": med.display},
             "dosageInstruction": [dosage]}

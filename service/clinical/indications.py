@@ -12,12 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from service.clinical import labs
-from service.clinical.conditions import active_conditions
+from service.clinical.conditions import active_conditions, condition_evidence
 from service.clinical.fhir_values import (
     as_list,
     codings,
     concept_text,
-    effective_datetime,
     qualitative_result,
     quantity,
 )
@@ -49,15 +48,6 @@ class IndicationContext:
 
 def _icd_match(code: str, prefixes: list[str]) -> bool:
     return any(code.upper().startswith(p.upper()) for p in prefixes)
-
-
-def _condition_evidence(record: PatientRecord, cond: Resource, label: str, code: str) -> Evidence:
-    when = effective_datetime(cond)
-    return Evidence(
-        resource_type="Condition", resource_id=cond.get("id"), label=label, value=None,
-        date=when.date().isoformat() if when else None, code=code,
-        origin=record.origin_of("Condition"),
-    )
 
 
 def _matches(concept: Any, spec: dict[str, Any], systems: dict[str, str],
@@ -135,7 +125,7 @@ def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationC
                 label = f"{spec['display']}: {hit[1]}" + (" (order reason)" if is_order else "")
                 ev = (
                     Evidence("MedicationRequest", resource.get("id"), label, code=hit[0], origin="order")
-                    if is_order else _condition_evidence(record, resource, label, hit[0])
+                    if is_order else condition_evidence(record, resource, label, hit[0])
                 )
                 groups.setdefault(key, []).append(ev)
                 if key == "iim" and any(
@@ -146,13 +136,13 @@ def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationC
         if is_order:
             continue
         if hit := _matches(concept, data["ild"], systems, read):
-            ild.append(_condition_evidence(record, resource, f"Interstitial lung disease: {hit[1]}", hit[0]))
+            ild.append(condition_evidence(record, resource, f"Interstitial lung disease: {hit[1]}", hit[0]))
             text = concept_text(concept) + " " + " ".join(
                 n.get("text", "") for n in as_list(resource.get("note")) if isinstance(n, dict))
             if any(w in text.lower() for w in data["rapidly_progressive_words"]):
                 rp = True
         if hit := _matches(concept, data["dysphagia"], systems, read):
-            dysphagia.append(_condition_evidence(record, resource, f"Dysphagia: {hit[1]}", hit[0]))
+            dysphagia.append(condition_evidence(record, resource, f"Dysphagia: {hit[1]}", hit[0]))
 
     antisynthetase = _positive(record, data["antibodies"]["antisynthetase"])
     mda5 = _positive(record, data["antibodies"]["mda5"])

@@ -21,7 +21,7 @@ from service.clinical.fhir_values import (
 )
 from service.clinical.medications import medication_concept
 from service.clinical.products import match_concept, match_text
-from service.clinical.record import PatientRecord, Resource
+from service.clinical.record import OrderUnderReview, PatientRecord, Resource
 from service.knowledge import load
 
 _NOT_GIVEN = {"not-done", "not-taken", "entered-in-error", "cancelled", "draft", "stopped"}
@@ -95,6 +95,12 @@ def prior_doses(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()
 
     doses = record.memo("rituximab_doses", build)
     return [d for d in doses if d.resource_id not in exclude_ids] if exclude_ids else doses
+
+
+def doses_before(record: PatientRecord, order: OrderUnderReview) -> list[Dose]:
+    """prior_doses() without the order under review (an EHR may already list the draft order)."""
+    order_id = order.request.get("id")
+    return prior_doses(record, frozenset({order_id}) if isinstance(order_id, str) else frozenset())
 
 
 def courses(doses: list[Dose]) -> list[Course]:

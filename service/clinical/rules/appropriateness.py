@@ -21,7 +21,7 @@ from service.clinical.policy import Policy
 from service.clinical.products import product
 from service.clinical.record import OrderUnderReview, PatientRecord
 from service.clinical.regimens import cycle_run, group_regimens, is_cycle_pathway, regimen_citations
-from service.clinical.rituximab_history import courses, prior_doses
+from service.clinical.rituximab_history import courses, doses_before
 from service.knowledge import load
 
 MED_SECTIONS = ("medicationStatements", "medicationRequests", "medicationAdministrations")
@@ -295,8 +295,7 @@ def _reaction_recorded(record: PatientRecord) -> bool:
 @order_rule("indication.continuation", "Prior rituximab courses",
             needs=[*MED_SECTIONS, "observations", "conditions", "allergies"])
 def continuation(record: PatientRecord, order: OrderUnderReview, policy: Policy) -> list[Finding]:
-    exclude = frozenset({order.request.get("id")} - {None})
-    history = prior_doses(record, exclude)  # type: ignore[arg-type]
+    history = doses_before(record, order)
     found = courses(history)
     if not found:
         return []

@@ -28,7 +28,7 @@ from service.clinical.regimens import (
     regimen_citations,
     regimen_text,
 )
-from service.clinical.rituximab_history import Dose, courses, prior_doses
+from service.clinical.rituximab_history import Dose, courses, doses_before
 from service.knowledge import load
 
 
@@ -134,8 +134,7 @@ def dose_and_interval(record: PatientRecord, order: OrderUnderReview, policy: Po
     if checked.matched:
         citations = tuple(checked.matched["citations"])
     count = dose.count or 1
-    exclude = frozenset(x for x in (order.request.get("id"),) if x)
-    history = prior_doses(record, exclude)
+    history = doses_before(record, order)
     interval = _cycle_interval if is_cycle_pathway(group) else _course_interval
     interval_facts, interval_problems = interval(record, group, history, count, evidence)
     problems += interval_problems

@@ -12,7 +12,6 @@ from typing import Any
 
 from service.clinical import labs
 from service.clinical.conditions import active_conditions
-from service.clinical.fhir_values import effective_datetime
 from service.clinical.findings import (
     Evidence,
     Finding,
@@ -26,7 +25,7 @@ from service.clinical.labs import Result
 from service.clinical.medications import MedicationUse, uses_of_class
 from service.clinical.record import OrderUnderReview, PatientRecord, Resource
 from service.clinical.regimens import cycle_run, is_cycle_pathway
-from service.clinical.rituximab_history import prior_doses
+from service.clinical.rituximab_history import doses_before
 from service.knowledge import load
 
 MED_SECTIONS = ("medicationStatements", "medicationRequests", "medicationAdministrations")
@@ -99,8 +98,7 @@ def mid_regimen(record: PatientRecord, order: OrderUnderReview) -> bool:
     group = indication_context(record, order).primary
     if not is_cycle_pathway(group):
         return False
-    exclude = frozenset(x for x in (order.request.get("id"),) if x)
-    return cycle_run(group, prior_doses(record, exclude), record.now).ongoing  # type: ignore[arg-type]
+    return cycle_run(group, doses_before(record, order), record.now).ongoing  # type: ignore[arg-type]
 
 
 def months(n: float) -> timedelta:
@@ -141,10 +139,9 @@ def after_ivig(record: PatientRecord, when: datetime | None, window: timedelta) 
     return None
 
 
-def on_rituximab(record: PatientRecord, order: OrderUnderReview | None = None) -> bool:
+def on_rituximab(record: PatientRecord, order: OrderUnderReview) -> bool:
     """True when rituximab was given or prescribed before (this order excluded)."""
-    exclude = frozenset(x for x in ((order.request.get("id") if order else None),) if x)
-    return bool(prior_doses(record, exclude))
+    return bool(doses_before(record, order))
 
 
 def medication_evidence(record: PatientRecord, use: MedicationUse) -> Evidence:
@@ -155,19 +152,6 @@ def medication_evidence(record: PatientRecord, use: MedicationUse) -> Evidence:
         "current" if use.active else use.status,
         use.start.date().isoformat() if use.start else None,
         origin=record.origin_of(use.resource_type),
-    )
-
-
-def condition_evidence(record: PatientRecord, condition: Resource, label: str, code: str | None = None) -> Evidence:
-    when = effective_datetime(condition)
-    return Evidence(
-        "Condition",
-        condition.get("id"),
-        label,
-        None,
-        when.date().isoformat() if when else None,
-        code=code,
-        origin=record.origin_of("Condition"),
     )
 
 

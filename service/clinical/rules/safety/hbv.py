@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.clinical import labs
+from service.clinical.conditions import condition_evidence
 from service.clinical.engine import order_rule
 from service.clinical.fhir_values import finite_number, qualitative_result
 from service.clinical.findings import Evidence, Finding
@@ -27,7 +28,6 @@ from service.clinical.rules.safety._common import (
     RuleOutput,
     after_ivig,
     cfg,
-    condition_evidence,
     lab_results,
     matching_conditions,
     medication_evidence,

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from service.clinical.conditions import condition_evidence
 from service.clinical.engine import order_rule
 from service.clinical.fhir_values import codings, effective_datetime, parse_datetime
 from service.clinical.findings import Evidence, Finding
 from service.clinical.policy import Policy
 from service.clinical.record import OrderUnderReview, PatientRecord, Resource
-from service.clinical.rules.safety._common import RuleOutput, cfg, condition_evidence, matching_conditions
+from service.clinical.rules.safety._common import RuleOutput, cfg, matching_conditions
 
 INFECTION = RuleOutput("safety.infection", "infection")
 

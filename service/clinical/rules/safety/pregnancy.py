@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.clinical import labs
+from service.clinical.conditions import condition_evidence
 from service.clinical.engine import order_rule
 from service.clinical.fhir_values import age_in_years, codings, effective_datetime, qualitative_result, quantity
 from service.clinical.findings import Evidence, Finding
@@ -21,7 +22,6 @@ from service.clinical.record import OrderUnderReview, PatientRecord
 from service.clinical.rules.safety._common import (
     RuleOutput,
     cfg,
-    condition_evidence,
     lab_results,
     matching_conditions,
     on_rituximab,

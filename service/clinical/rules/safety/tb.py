@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.clinical import labs
+from service.clinical.conditions import condition_evidence
 from service.clinical.engine import order_rule
 from service.clinical.fhir_values import qualitative_result
 from service.clinical.findings import Finding, Severity
@@ -20,7 +21,6 @@ from service.clinical.rules.safety._common import (
     MED_SECTIONS,
     RuleOutput,
     cfg,
-    condition_evidence,
     matching_conditions,
     medication_evidence,
     mid_regimen,
