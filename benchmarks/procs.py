@@ -62,11 +62,15 @@ class Server:
         return [rss_mb(pid) for pid in self.worker_pids()]
 
     def memory_mb(self) -> dict[str, float]:
-        """RSS of the master, of every worker and of the helpers, and their sum."""
-        parts = {"master": rss_mb(self.proc.pid)}
-        parts |= {f"worker {i + 1}": rss_mb(pid) for i, pid in enumerate(self.worker_pids())}
-        parts |= {f"{_name(pid)}": rss_mb(pid) for pid in self.helper_pids()}
-        parts["total"] = round(sum(parts.values()), 1)
+        """RSS of the master, of every worker and of the helpers; their sum; and the sum of their PSS.
+
+        The RSS sum counts every page a forked worker shares with its master once per process;
+        PSS shares such pages out, so its sum is the memory the server really takes."""
+        pids = {"master": self.proc.pid} | {f"worker {i + 1}": pid for i, pid in enumerate(self.worker_pids())}
+        pids |= {_name(pid): pid for pid in self.helper_pids()}
+        parts = {name: rss_mb(pid) for name, pid in pids.items()}
+        parts["sum of RSS"] = round(sum(parts.values()), 1)
+        parts["sum of PSS"] = round(sum(pss_mb(pid) for pid in pids.values()), 1)
         return parts
 
 
@@ -87,6 +91,17 @@ def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of one process (shared pages divided among their sharers), 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
