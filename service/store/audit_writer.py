@@ -95,7 +95,10 @@ class AuditWriterProcess:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
         self._started = time.monotonic()
-        self._proc = subprocess.Popen([sys.executable, "-m", "service.store.audit_writer", self.socket_path])
+        # A session of its own: a Ctrl-C at the terminal reaches the master and the workers, and the
+        # writer stops only after them (on_exit), so their last entries are still written.
+        self._proc = subprocess.Popen([sys.executable, "-m", "service.store.audit_writer", self.socket_path],
+                                      start_new_session=True)
         deadline = self._started + START_SECONDS
         while not os.path.exists(self.socket_path) and self._proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
