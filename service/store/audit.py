@@ -6,10 +6,11 @@ process (service/store/audit_channel.py) without loading the database libraries.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 
 class StoreUnavailable(Exception):
@@ -33,15 +34,16 @@ class AuditEntry:
 
 
 def encode_entry(entry: AuditEntry) -> bytes:
-    """One entry as one message (JSON; the time as ISO 8601 with its offset)."""
-    fields = asdict(entry)
-    fields["time"] = entry.time.isoformat()
-    return json.dumps(fields, separators=(",", ":")).encode()
+    """One entry as one message: JSON, the time in RFC 3339 with its offset.
+
+    orjson writes the dataclass and its datetime itself: ``dataclasses.asdict`` deep-copies every
+    card and cost a worker about 110 µs per call."""
+    return orjson.dumps(entry)
 
 
 def decode_entry(message: bytes) -> AuditEntry:
     """The entry of one message; ValueError/TypeError/KeyError if it is not one."""
-    fields = json.loads(message)
+    fields = orjson.loads(message)  # orjson.JSONDecodeError is a ValueError
     if not isinstance(fields, dict):
         raise ValueError("an audit message is a JSON object")
     fields["time"] = datetime.fromisoformat(fields["time"])

@@ -60,6 +60,9 @@ class AuditSender:
                 self._sock = None
 
     def _connection(self) -> socket.socket | None:
+        sock = self._sock
+        if sock is not None and self._pid == os.getpid():
+            return sock  # the usual case, without the lock (one attribute read is atomic)
         with self._lock:
             if self._sock is not None and self._pid == os.getpid():
                 return self._sock
