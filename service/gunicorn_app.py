@@ -105,8 +105,6 @@ def share_between_workers(env: MutableMapping[str, str]) -> None:
         env["CDS_APP_SECRET_KEY"] = secrets.token_urlsafe(32)
         log.warning("CDS_APP_SECRET_KEY is not set: course-review sessions use a key made for this run "
                     "(shared by its workers; they end at restart)")
-
-
     # The workers send their audit entries to the writer process listening here.
     if not env.get("CDS_AUDIT_SOCKET"):
         env["CDS_AUDIT_SOCKET"] = str(Path(tempfile.mkdtemp(prefix="rituximab-cds-audit-")) / "audit.sock")
@@ -148,8 +146,8 @@ def limit_malloc_arenas(env: MutableMapping[str, str]) -> None:
 
     glibc gives threads that allocate at the same time arenas of their own (up to 8 per core),
     and memory freed in one arena is not reused by the others: with 4 request threads a worker
-    held about 3 MB more after 50,000 calls (benchmarks/RESULTS.md).  Python's own small-object
-    allocator is not concerned, so the cost in speed is nil.  A MALLOC_ARENA_MAX already in the
+    held about 3 MB more after 50,000 calls (benchmarks/RESULTS.md).  Python code allocates under
+    the GIL, so its threads seldom contend for an arena.  A MALLOC_ARENA_MAX already in the
     environment was applied by glibc at start and is left alone."""
     if env.get("MALLOC_ARENA_MAX"):
         return
@@ -181,4 +179,5 @@ def serve(host: str, port: int, workers: int, threads: int = 4, timeout: int = 3
 
 def serve_app(app: str, host: str, port: int, workers: int, threads: int = 4) -> None:
     """Serve another WSGI app ("module:attribute") with ``serve``'s worker settings (benchmarks)."""
+    limit_malloc_arenas(os.environ)
     GunicornService(worker_options(host, port, workers, threads), app=app).run()

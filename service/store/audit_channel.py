@@ -1,7 +1,7 @@
 """The audit channel: gunicorn workers hand audit entries to the writer process over a Unix socket.
 
 A ``SOCK_SEQPACKET`` socket keeps each entry one message, and its send buffer
-(about 200 KB, some hundred entries) absorbs a slow moment of the writer.  A
+(about 200 KB: some 150 entries) absorbs a slow moment of the writer.  A
 worker never waits on it: the socket is non-blocking, so a full buffer (writer
 frozen or far behind) or a missing writer (killed, restarting) drops the entry
 and counts it, as the in-process writer does when its queue is full.

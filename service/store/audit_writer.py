@@ -115,15 +115,17 @@ class AuditWriterProcess:
         self.start()
 
     def stop(self, timeout: float = 15) -> None:
+        """SIGTERM (the writer writes what it has queued), SIGKILL past ``timeout``."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket_path)
 
 
 if __name__ == "__main__":  # pragma: no cover
