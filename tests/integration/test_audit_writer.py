@@ -109,9 +109,13 @@ def test_a_killed_writer_fails_no_call_counts_the_lost_rows_and_is_started_again
         assert failures_counted(server) > 0
         wait_until(lambda: len(server.helper_pids()) == 1 and server.helper_pids()[0] != writer)
         before = audit_rows(url)
-        time.sleep(1.5)  # the workers retry their connection at most once a second
-        assert call(server, 10) == [200] * 10
-        wait_until(lambda: audit_rows(url) >= before + 10)
+
+        def rows_land_again() -> bool:  # once the new writer listens and the workers reconnect
+            assert call(server, 5) == [200] * 5
+            time.sleep(0.3)
+            return audit_rows(url) > before
+
+        wait_until(rows_land_again, 60)
 
 
 def test_a_frozen_writer_blocks_no_call(tmp_path):
