@@ -20,7 +20,10 @@ from service.demo import terminate, wait_healthy
 from tests.integration.stores import PG_DSN, pg_schema, pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE_APP = "service:create_app()"
+#: The service, started exactly as in production: ``rituximab-cds serve`` (migrations once in the
+#: master, the audit writer process, the same gunicorn settings and hooks).
+SERVICE_APP = "service"
+#: The baseline: a Flask no-op under ``serve``'s gunicorn settings, without the service's hooks.
 NOOP_APP = "benchmarks.noop_app:app"
 
 
@@ -32,21 +35,55 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A gunicorn master on loopback."""
+    """A gunicorn master on loopback, its workers and its helper processes (the audit writer)."""
 
     app: str
     url: str
     proc: subprocess.Popen[bytes]
 
-    def worker_pids(self) -> list[int]:
+    def _children(self) -> list[int]:
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         try:
             return [int(p) for p in children.read_text().split()]
         except OSError:
             return []
 
+    def worker_pids(self) -> list[int]:
+        """gunicorn's workers: the master's children forked from it (same command line)."""
+        master = _cmdline(self.proc.pid)
+        return [pid for pid in self._children() if _cmdline(pid) == master]
+
+    def helper_pids(self) -> list[int]:
+        """The master's other children (the audit writer process)."""
+        workers = set(self.worker_pids())
+        return [pid for pid in self._children() if pid not in workers]
+
     def worker_rss_mb(self) -> list[float]:
         return [rss_mb(pid) for pid in self.worker_pids()]
+
+    def memory_mb(self) -> dict[str, float]:
+        """RSS of the master, of every worker and of the helpers; their sum; and the sum of their PSS.
+
+        The RSS sum counts every page a forked worker shares with its master once per process;
+        PSS shares such pages out, so its sum is the memory the server really takes."""
+        pids = {"master": self.proc.pid} | {f"worker {i + 1}": pid for i, pid in enumerate(self.worker_pids())}
+        pids |= {_name(pid): pid for pid in self.helper_pids()}
+        parts = {name: rss_mb(pid) for name, pid in pids.items()}
+        parts["sum of RSS"] = round(sum(parts.values()), 1)
+        parts["sum of PSS"] = round(sum(pss_mb(pid) for pid in pids.values()), 1)
+        return parts
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _name(pid: int) -> str:
+    args = _cmdline(pid).split(b"\0")
+    return args[2].decode().rsplit(".", 1)[-1] if len(args) > 2 and args[1] == b"-m" else str(pid)
 
 
 def rss_mb(pid: int) -> float:
@@ -60,18 +97,35 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size of one process (shared pages divided among their sharers), 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def server_command(app: str, port: int, workers: int, threads: int) -> list[str]:
+    if app == SERVICE_APP:
+        return [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--threads", str(threads)]
+    code = f"from service.gunicorn_app import serve_app; serve_app({app!r}, '127.0.0.1', {port}, {workers}, {threads})"
+    return [sys.executable, "-c", code]
+
+
 @contextmanager
 def gunicorn(app: str, workers: int, env: dict[str, str], threads: int = 4) -> Iterator[Server]:
-    """Run ``app`` under gunicorn with the service's production worker settings
-    (gthread, 4 threads per worker, as ``rituximab-cds serve``)."""
+    """Run the service (``SERVICE_APP``) as ``rituximab-cds serve`` does, or another WSGI app
+    ("module:attribute") with the same gunicorn settings (gthread, ``threads`` per worker)."""
     port = free_port()
     metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
     full_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
     log = open(Path(tempfile.gettempdir()) / f"bench-{port}.log", "wb")  # noqa: SIM115 - closed below
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-           "--threads", str(threads), "--worker-class", "gthread", "--keep-alive", "5",
-           "--timeout", "60", app]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=log)
+    proc = subprocess.Popen(server_command(app, port, workers, threads), cwd=ROOT, env=full_env,
+                            stdout=log, stderr=log)
     server = Server(app, f"http://127.0.0.1:{port}", proc)
     try:
         wait_healthy(server.url, proc)

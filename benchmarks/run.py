@@ -117,13 +117,17 @@ def scale_table(workload: Workload, seconds: float, database_url: str) -> None:
 
 
 def memory_table(workload: Workload, total_requests: int, database_url: str) -> list[float]:
-    print(f"\n## Memory: {workload.name}, 2 workers, concurrency 8, until {total_requests} requests\n")
+    """RSS per worker along the run, then where the memory of the whole server is (master, workers,
+    audit writer) at start and at the end, beside the no-op's workers under the same settings."""
+    print(f"\n## Memory: {workload.name}, 2 workers x 4 threads, concurrency 8, until {total_requests} requests\n")
     print("| requests so far | RSS per worker MB | req/s in step |\n|---|---|---|")
     with gunicorn(SERVICE_APP, 2, service_env(database_url, None)) as svc:
         url = f"{svc.url}/cds-services/{workload.service_id}"
-        run_wrk(url, workload.body, 8, 2)  # warm-up: imports, caches, pools
+        at_start = svc.memory_mb()
+        print(f"| 0 (started) | {svc.worker_rss_mb()} | |", flush=True)
+        run_wrk(url, workload.body, 8, 2)  # warm-up: first-call imports, caches, pools
         done = 0
-        print(f"| 0 (after warm-up) | {svc.worker_rss_mb()} | |", flush=True)
+        print(f"| warm-up | {svc.worker_rss_mb()} | |", flush=True)
         step = 10.0
         while done < total_requests:
             r = run_wrk(url, workload.body, 8, step)
@@ -131,7 +135,15 @@ def memory_table(workload: Workload, total_requests: int, database_url: str) -> 
             print(f"| {done} | {svc.worker_rss_mb()} | {r.rps:.0f} |", flush=True)
             if r.non_2xx or r.socket_errors:
                 print(f"errors in step: {r.non_2xx} non-2xx, {r.socket_errors} socket", flush=True)
-        return svc.worker_rss_mb()
+        at_end = svc.memory_mb()
+        rss_after = svc.worker_rss_mb()
+    with gunicorn(NOOP_APP, 2, {}) as noop:
+        run_wrk(f"{noop.url}/cds-services/{workload.service_id}", workload.body, 8, 2)
+        noop_memory = noop.memory_mb()
+    print("\n| process (MB) | service at start | service at the end | Flask no-op after warm-up |\n|---|---|---|---|")
+    for name in at_end:
+        print(f"| {name} | {at_start.get(name, '')} | {at_end[name]} | {noop_memory.get(name, '')} |")
+    return rss_after
 
 
 def _verdict(ok: bool | None) -> str:

@@ -263,9 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
+def _is_database_error(exc: Exception) -> bool:
+    # SQLAlchemy is loaded only by the commands that use the database: `serve`'s master stays
+    # without it, and its workers, forked from the master, with it.
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError)
 
+
+def main(argv: list[str] | None = None) -> int:
     from service.settings import SettingsError
 
     parser = build_parser()
@@ -275,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, SettingsError) as exc:
         print(f"rituximab-cds {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except SQLAlchemyError as exc:
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
         print(f"rituximab-cds {args.command}: database error: {type(exc).__name__}: "
               f"{str(exc).splitlines()[0]}", file=sys.stderr)
         return 1

@@ -63,6 +63,10 @@ class Settings:
     #: directory the workers of one host share as replay cache when there is no Redis
     #: (``rituximab-cds serve`` creates one); unset and no Redis: in-process (one process only)
     replay_cache_dir: str | None = None
+    #: Unix socket of the audit writer process (set by ``rituximab-cds serve`` for its workers,
+    #: which then send audit entries there and leave the migrations to the master); unset: the
+    #: process writes its own audit rows and migrates at start (tests, the Flask test client)
+    audit_socket: str | None = None
     # --- limits and tuning ---
     max_body_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 64
@@ -119,6 +123,7 @@ class Settings:
             database_url=e.get("CDS_DATABASE_URL") or cls.database_url,
             redis_url=e.get("CDS_REDIS_URL") or None,
             replay_cache_dir=e.get("CDS_REPLAY_CACHE_DIR") or None,
+            audit_socket=e.get("CDS_AUDIT_SOCKET") or None,
             tb_screening=(e.get("CDS_TB_SCREENING") or "advisory").strip().lower(),
             max_body_bytes=int(
                 _number("CDS_MAX_BODY_BYTES", e.get("CDS_MAX_BODY_BYTES"), 5 * 1024 * 1024, 1024)

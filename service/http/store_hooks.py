@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
@@ -12,14 +12,11 @@ from service.hooks.invoke import HookOutcome
 from service.hooks.registry import ServiceDefinition
 from service.http.errors import error_response
 from service.settings import Settings
-from service.store import (
-    AuditEntry,
-    FeedbackError,
-    Store,
-    StoreUnavailable,
-    TooManyFeedbackItems,
-    validate_feedback,
-)
+from service.store.audit import AuditEntry, StoreUnavailable
+
+if TYPE_CHECKING:
+    from service.store.store import Store
+    from service.store.worker_store import WorkerStore
 
 log = logging.getLogger(__name__)
 bp = Blueprint("store", __name__)
@@ -39,8 +36,11 @@ def audit_entry(service: ServiceDefinition, outcome: HookOutcome, latency_ms: fl
     )
 
 
-def feedback_handler(store: Store, max_items: int) -> Any:
+def feedback_handler(store: Store | WorkerStore, max_items: int) -> Any:
     def handle(service_id: str, body: Any) -> Any:
+        # Loaded on the first feedback call: validation reads the column lengths of the SQLAlchemy models.
+        from service.store.feedback import FeedbackError, TooManyFeedbackItems, validate_feedback
+
         try:
             items = validate_feedback(body, max_items)
         except TooManyFeedbackItems as exc:
@@ -62,7 +62,7 @@ def feedback_handler(store: Store, max_items: int) -> Any:
 def overrides() -> Any:
     from datetime import date, datetime, time
 
-    store: Store = current_app.extensions["cds.store"]
+    store: Store | WorkerStore = current_app.extensions["cds.store"]
     since_raw = request.args.get("since")
     since = None
     if since_raw is not None:
@@ -79,13 +79,24 @@ def overrides() -> Any:
         return error_response(503, "unavailable", "The analytics database is unavailable.")
 
 
-def install_store(app: Flask, settings: Settings) -> Store:
-    store = Store.from_settings(settings)
-    try:
-        store.migrate()
-    except Exception as exc:  # noqa: BLE001 - start without the store rather than not at all
-        log.error("database migration at start-up failed; audit and feedback will fail until it is reachable",
-                  extra={"reason": type(exc).__name__})
+def install_store(app: Flask, settings: Settings) -> Store | WorkerStore:
+    """The app's store.  Under ``rituximab-cds serve`` (``settings.audit_socket`` set) a worker sends
+    its audit entries to the server's writer process and does not migrate (the master did, once,
+    before the workers started); otherwise the process migrates and writes its own rows."""
+    store: Store | WorkerStore
+    if settings.audit_socket:
+        from service.store.worker_store import WorkerStore
+
+        store = WorkerStore(settings, settings.audit_socket)
+    else:
+        from service.store.store import Store
+
+        store = Store.from_settings(settings)
+        try:
+            store.migrate()
+        except Exception as exc:  # noqa: BLE001 - start without the store rather than not at all
+            log.error("database migration at start-up failed; audit and feedback will fail until it is reachable",
+                      extra={"reason": type(exc).__name__})
     app.extensions["cds.store"] = store
     app.extensions["cds.feedback_handler"] = feedback_handler(store, settings.max_feedback_items)
 

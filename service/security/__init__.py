@@ -8,12 +8,32 @@ Exceptions, in one place::
 
 ``install_security(app, settings)`` wires CORS, the JWT check on every call
 (except CORS preflight and ``/healthz``), and the request-size limit.
+
+The names below are loaded on first use: with ``CDS_JWT_REQUIRED=false`` nothing loads
+PyJWT and the crypto library (about 10 MB per worker).
 """
 
-from service.security.client_jwt import AuthenticationError, ClientAuthenticator, VerifiedClient
-from service.security.flask_hooks import install_security
-from service.security.issuers import TrustedIssuer, TrustedIssuersError, load_trusted_issuers
-from service.security.replay import ReplayCacheUnavailable
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.security.client_jwt import AuthenticationError, ClientAuthenticator, VerifiedClient
+    from service.security.flask_hooks import install_security
+    from service.security.issuers import TrustedIssuer, TrustedIssuersError, load_trusted_issuers
+    from service.security.replay import ReplayCacheUnavailable
+
+_HOME = {
+    "AuthenticationError": "service.security.client_jwt",
+    "ClientAuthenticator": "service.security.client_jwt",
+    "VerifiedClient": "service.security.client_jwt",
+    "install_security": "service.security.flask_hooks",
+    "TrustedIssuer": "service.security.issuers",
+    "TrustedIssuersError": "service.security.issuers",
+    "load_trusted_issuers": "service.security.issuers",
+    "ReplayCacheUnavailable": "service.security.replay",
+}
 
 __all__ = [
     "AuthenticationError",
@@ -25,3 +45,9 @@ __all__ = [
     "install_security",
     "load_trusted_issuers",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'service.security' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name]), name)

@@ -12,11 +12,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify, request
-from flask_cors import CORS
 
-from service.security.client_jwt import AuthenticationError, ClientAuthenticator
-from service.security.issuers import load_trusted_issuers
-from service.security.replay import replay_cache_for
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,12 +43,19 @@ def listening_base(environ: dict[str, str]) -> str:
 
 def install_security(app: Flask, settings: Settings) -> None:
     if settings.cors_origins:
+        from flask_cors import CORS
+
         # Explicit origins only; no credentials, so never "*" with credentials.
         CORS(app, origins=list(settings.cors_origins), methods=["GET", "POST", "OPTIONS"],
              allow_headers=["Authorization", "Content-Type"], supports_credentials=False, max_age=600)
     if not settings.jwt_required:
         log.warning("CDS_JWT_REQUIRED=false: calls are not authenticated; development only")
         return
+    # Only now: PyJWT and the crypto library cost a worker about 10 MB.
+    from service.security.client_jwt import AuthenticationError, ClientAuthenticator
+    from service.security.issuers import load_trusted_issuers
+    from service.security.replay import replay_cache_for
+
     if not settings.public_base_url:
         log.warning("CDS_PUBLIC_BASE_URL is unset: a JWT's aud must name the address this server listens on "
                     "(never the Host header), so calls through a proxy or a DNS name will get 401. "

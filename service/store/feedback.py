@@ -7,12 +7,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from service.hooks.schema import definition
 from service.store.models import Feedback
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 
 class FeedbackError(ValueError):
@@ -32,6 +33,9 @@ class FeedbackResult:
 
 @cache
 def _validator() -> Draft202012Validator:
+    # Loaded here: the audit writer process imports this module for dedupe_key and needs no schema.
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(definition("feedback"), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 

@@ -9,13 +9,10 @@ import hmac
 import logging
 import re
 import threading
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from service.store.audit import AuditEntry, StoreUnavailable
 from service.store.batch_writer import BatchWriter
 from service.store.deadline import DatabaseDeadline
 from service.store.feedback import FeedbackResult, dedupe_key
@@ -30,25 +28,7 @@ from service.store.models import AuditCard, AuditEvent, Feedback
 
 log = logging.getLogger(__name__)
 
-
-class StoreUnavailable(Exception):
-    """The database cannot be reached (feedback -> 503)."""
-
-
-@dataclass
-class AuditEntry:
-    service_id: str
-    status: int
-    hook: str | None = None
-    hook_instance: str | None = None
-    patient_ref: str | None = None
-    latency_ms: float | None = None
-    fhir_queries: int = 0
-    fhir_ms: float | None = None
-    data_origins: dict[str, str] | None = None
-    #: [{"uuid", "topic", "indicator", "rules": [{"id", "version"}]}]
-    cards: list[dict[str, Any]] = field(default_factory=list)
-    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+__all__ = ["AuditEntry", "Store", "StoreUnavailable", "make_engine"]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -136,7 +116,7 @@ class Store:
         self.patient_hash_key = patient_hash_key.encode()
         self.audit_failures = 0
         self._lock = threading.Lock()
-        self._writer: BatchWriter[AuditEntry] = BatchWriter(self._write_audit_batch, self._count_failure,
+        self._writer: BatchWriter[AuditEntry] = BatchWriter(self._write_audit_batch, self.count_failure,
                                                             name="audit-writer", linger_seconds=AUDIT_LINGER_SECONDS)
         self.failure_listeners: list[Any] = []
         atexit.register(self.close)
@@ -152,7 +132,13 @@ class Store:
         return self._deadline.limit(seconds) if self._deadline else contextlib.nullcontext()
 
     def migrate(self) -> None:
-        """Create or upgrade the schema to the newest migration (Alembic ``upgrade head``)."""
+        """Create or upgrade the schema to the newest migration (Alembic ``upgrade head``).
+
+        Alembic is imported here only: under ``serve`` this runs once, in a short-lived process
+        (``rituximab-cds db upgrade``), so no long-lived process carries its pages."""
+        from alembic import command
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._limit(MIGRATE_SECONDS), self.engine.begin() as conn:
@@ -182,7 +168,8 @@ class Store:
         """Wait for queued audit writes (tests, shutdown)."""
         self._writer.flush(timeout)
 
-    def _count_failure(self, reason: str) -> None:
+    def count_failure(self, reason: str) -> None:
+        """One audit entry lost: logged (the reason only) and counted."""
         with self._lock:
             self.audit_failures += 1
         log.error("audit write failed", extra={"reason": reason})
@@ -207,7 +194,7 @@ class Store:
             return
         except SQLAlchemyError as exc:
             if len(entries) == 1:
-                self._count_failure(type(exc).__name__)
+                self.count_failure(type(exc).__name__)
                 return
         for entry in entries:
             self._write_audit_batch([entry])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from service.gunicorn_app import share_between_workers
+from pathlib import Path
+
+from service.gunicorn_app import limit_malloc_arenas, share_between_workers
 
 
 def test_workers_share_one_course_review_key_a_replay_directory_and_a_metrics_directory():
@@ -22,3 +24,22 @@ def test_configured_values_are_kept_and_redis_replaces_the_directory():
     assert env["CDS_APP_SECRET_KEY"] == "configured"
     assert "CDS_REPLAY_CACHE_DIR" not in env
     assert env["PROMETHEUS_MULTIPROC_DIR"] == "/tmp/m"
+
+
+def test_workers_share_one_audit_socket_in_a_private_directory():
+    env: dict[str, str] = {}
+    share_between_workers(env)
+    socket_dir = Path(env["CDS_AUDIT_SOCKET"]).parent
+    assert socket_dir.is_dir() and socket_dir.stat().st_mode & 0o077 == 0  # only this user may write audit rows
+    configured = {"CDS_AUDIT_SOCKET": "/run/cds/audit.sock"}
+    share_between_workers(configured)
+    assert configured["CDS_AUDIT_SOCKET"] == "/run/cds/audit.sock"
+
+
+def test_malloc_arenas_are_limited_unless_configured():
+    env: dict[str, str] = {}
+    limit_malloc_arenas(env)
+    assert env["MALLOC_ARENA_MAX"] == "2"  # for the processes serve starts (migration, audit writer)
+    configured = {"MALLOC_ARENA_MAX": "4"}
+    limit_malloc_arenas(configured)
+    assert configured == {"MALLOC_ARENA_MAX": "4"}

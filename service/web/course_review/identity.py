@@ -21,9 +21,6 @@ import time
 from typing import Any
 
 import requests
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from service.fhir.access import FhirAccess
 from service.fhir.client import FhirClient
@@ -46,6 +43,12 @@ def verified_fhir_user(id_token: Any, issuer: str | None, jwks_uri: str | None, 
     """The ``fhirUser`` claim of a verified id_token, or None (absent, unverifiable or invalid)."""
     if not isinstance(id_token, str) or not issuer or not _usable(jwks_uri):
         return None
+    # Loaded at the first sign-in, not by every worker at start: joserfc and its crypto library
+    # are about 11 MB per worker.
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     try:
         resp = http.get(str(jwks_uri), headers={"Accept": "application/json"}, timeout=_TIMEOUT_SECONDS,
                         allow_redirects=False)

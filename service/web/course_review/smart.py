@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from authlib.common.security import generate_token
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
 
 from service.clinical.record import SECTION_OF_TYPE
 from service.fhir.origin import is_loopback
@@ -123,6 +120,11 @@ def authorization_request(
     config: SmartConfiguration, client_id: str, redirect_uri: str, iss: str, launch: str | None
 ) -> AuthorizationRequest:
     """The authorization URL with PKCE S256, ``state``, ``aud`` and (EHR launch) ``launch``."""
+    # authlib (and, through it, joserfc and the crypto library: about 12 MB) is loaded at the first
+    # launch, not by every worker at start.
+    from authlib.common.security import generate_token
+    from authlib.integrations.requests_client import OAuth2Session
+
     verifier = generate_token(64)  # RFC 7636 §4.1: 43-128 characters
     client = OAuth2Session(client_id, redirect_uri=redirect_uri, scope=requested_scopes(launch is not None),
                            code_challenge_method="S256")
@@ -153,6 +155,9 @@ def exchange_code(
     requested_scope: str,
 ) -> Grant:
     """Trade the code (and the PKCE verifier) for a token; check the patient context and scopes."""
+    from authlib.integrations.base_client.errors import OAuthError
+    from authlib.integrations.requests_client import OAuth2Session
+
     client = OAuth2Session(client_id, redirect_uri=redirect_uri, code_challenge_method="S256")
     client.trust_env = False  # never route a token through an environment proxy
     try:
