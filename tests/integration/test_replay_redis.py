@@ -13,6 +13,7 @@ import uuid
 import pytest
 import requests
 
+from service.demo import wait_healthy
 from service.security.client_jwt import AuthenticationError, ClientAuthenticator
 from service.security.issuers import TrustedIssuer
 from service.security.replay import RedisReplayCache, ReplayCacheUnavailable
@@ -51,17 +52,6 @@ def _start(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _wait(url: str) -> None:
-    for _ in range(100):
-        try:
-            if requests.get(url + "/healthz", timeout=0.5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not start")
-
-
 def test_two_service_processes_share_the_replay_cache(tmp_path):
     key = SigningKey("RS384")
     issuers = tmp_path / "issuers.json"
@@ -72,8 +62,9 @@ def test_two_service_processes_share_the_replay_cache(tmp_path):
     ports = [_free_port(), _free_port()]
     procs = [_start(p, env) for p in ports]
     try:
-        for p in ports:
-            _wait(f"http://127.0.0.1:{p}")
+        for p, proc in zip(ports, procs, strict=True):
+            # serve migrates in a process of its own before the workers start: slower on a loaded machine
+            wait_healthy(f"http://127.0.0.1:{p}", proc, seconds=60)
         token = key.token("https://cds.hospital.test/cds-services")
         headers = {"Authorization": f"Bearer {token}"}
         first = requests.get(f"http://127.0.0.1:{ports[0]}/cds-services", headers=headers, timeout=5)
