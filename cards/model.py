@@ -33,6 +33,15 @@ def _new_uuid() -> str:
     return str(uuid_mod.uuid4())
 
 
+def checked_summary(summary: str) -> str:
+    """The summary, if it is one short sentence's worth: non-blank and under 140 characters."""
+    if not summary.strip():
+        raise ValueError("summary must not be empty")
+    if len(summary) >= 140:
+        raise ValueError(f"summary must be under 140 characters (has {len(summary)})")
+    return summary
+
+
 def _is_empty(value: Any) -> bool:
     """None, "", [] or {} (0 and False are values)."""
     return value is None or (not value and isinstance(value, str | list | dict))
@@ -145,11 +154,7 @@ class Card(_Model):
     @field_validator("summary")
     @classmethod
     def _short_summary(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("summary must not be empty")
-        if len(v) >= 140:
-            raise ValueError(f"summary must be under 140 characters (has {len(v)})")
-        return v
+        return checked_summary(v)
 
     @model_validator(mode="after")
     def _selection_behavior(self) -> Card:

@@ -9,6 +9,7 @@ Templates write prose; data only ever enters through escaped expressions.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -28,18 +29,27 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def md_escape(value: Any) -> Any:
-    """Escape Markdown/HTML metacharacters in a value (Markup passes through)."""
-    if value is None:
-        return ""
-    if isinstance(value, Markup):
+    """Escape Markdown/HTML metacharacters in a value (Markup and numbers pass through)."""
+    if type(value) is not str:  # nearly every value is a plain str: one type check, then the scan
+        if value is None:
+            return ""
+        if isinstance(value, Markup | int | float):
+            return value
+        # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
+        value = str(value)
+    if _NEEDS_ESCAPE.search(value) is None:
         return value
-    if isinstance(value, int | float):
-        return value
-    # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
-    text = str(value)
-    if _NEEDS_ESCAPE.search(text) is None:
-        return text
-    return text.replace("\r\n", " ").translate(_ESCAPES)
+    return value.replace("\r\n", " ").translate(_ESCAPES)
+
+
+def md_text(value: Any) -> str:
+    """A value as it reads in markdown, escaped: what ``{{ value }}`` renders (None is "", numbers as str())."""
+    return str(md_escape(value))
+
+
+def md_join(values: Iterable[Any], separator: str) -> str:
+    """Values joined, escaped: what ``{{ values | join(separator) }}`` renders."""
+    return md_text(separator.join(map(str, values)))
 
 
 @cache
