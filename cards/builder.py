@@ -12,6 +12,7 @@ and numbered sources.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
 from cards import card_json
@@ -61,12 +62,17 @@ def cited(ids: Iterable[str]) -> list[dict[str, Any]]:
 
 def source_for(topic: str, citation_ids: Iterable[str] = ()) -> Json:
     """Card source: the service, its topic, and the primary source's URL if any."""
-    url = None
+    return card_json.source(topic, primary_url(tuple(citation_ids)))
+
+
+@cache
+def primary_url(citation_ids: tuple[str, ...]) -> str | None:
+    """The URL (or DOI link) of the first of these sources that has one (static data: once per process)."""
     for c in cited(citation_ids):
         url = c.get("url") or (f"https://doi.org/{c['doi']}" if c.get("doi") else None)
         if url:
-            break
-    return card_json.source(topic, url)
+            return url
+    return None
 
 
 def override_reasons(codes: Iterable[str], indicator: str) -> list[Json]:
@@ -81,7 +87,7 @@ def finding_detail(finding: Finding, body: str | None = None) -> str:
     if body is None:
         name = f"{finding.rule_id}.md.j2"
         body = render(name, f=finding, facts=finding.facts) if template_exists(name) else ""
-    return finding_markdown(finding, body, cited(finding.citations))
+    return finding_markdown(finding, body, finding.citations)
 
 
 def finding_card(finding: Finding, ctx: CardContext) -> CardJson:

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cards.model import SOURCE_LABEL, TOPIC_SYSTEM, Card, _prune, checked_summary
+from cards.model import SOURCE_LABEL, TOPIC_SYSTEM, Card, checked_summary
 
 Json = dict[str, Any]
 Indicator = Literal["info", "warning", "critical"]
@@ -116,11 +116,13 @@ def suggestion(label: str, actions: list[Json], recommended: bool) -> Json:
 
 
 def create(description: str, resource: Json) -> Json:
-    """A create action carrying its draft resource (:class:`cards.model.Action`)."""
+    """A create action carrying its draft resource (:class:`cards.model.Action`).
+
+    ``resource`` as it goes out: its builder leaves no element empty (see cards.suggestions)."""
     out: Json = {"type": "create"}
     if description:
         out["description"] = description
-    out["resource"] = _prune(resource)
+    out["resource"] = resource
     return out
 
 

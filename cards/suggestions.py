@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cards.card_json import Json, create, suggestion
+from cards.model import _prune
 from service.clinical.findings import Finding, MedicationSuggestion, OrderSuggestion, ReferralSuggestion
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -93,8 +94,14 @@ def _prescribe_label(med: MedicationSuggestion) -> str:
     return f"Prescribe {med.display}: {med.dosage_text}"
 
 
+def _draft_action(description: str, resource: Json) -> Json:
+    """A create action for a draft order.  The draft is filled from the rule's suggestion and the
+    knowledge data, where a display or code could be empty: such elements are dropped (spec §Use of JSON)."""
+    return create(description, _prune(resource))
+
+
 def _order_action(order: OrderSuggestion, ctx: CardContext) -> Json:
-    return create(f"Order {order.display}", service_request(order, ctx))
+    return _draft_action(f"Order {order.display}", service_request(order, ctx))
 
 
 def order_suggestions(orders: tuple[OrderSuggestion, ...], ctx: CardContext,
@@ -124,9 +131,9 @@ def finding_suggestions(finding: Finding, ctx: CardContext) -> list[Json]:
     order the tests and refer as well.
     """
     out = order_suggestions(finding.orders, ctx, singles=only_alternatives(finding))
-    out += [suggestion(r.display, [create(r.display, referral_request(r, ctx))], recommended=True)
+    out += [suggestion(r.display, [_draft_action(r.display, referral_request(r, ctx))], recommended=True)
             for r in finding.referrals]
-    out += [suggestion(_prescribe_label(m), [create(f"Prescribe {m.display}", medication_request(m, ctx))],
+    out += [suggestion(_prescribe_label(m), [_draft_action(f"Prescribe {m.display}", medication_request(m, ctx))],
                        recommended=m.recommended)
             for m in finding.medications]
     return out
