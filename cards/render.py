@@ -25,8 +25,6 @@ _ESCAPES = str.maketrans({**{c: "\\" + c for c in _MD_SPECIAL}, **{c: " " for c 
 #: any character _ESCAPES changes: most values (dates, ids, names) have none, and one regex scan
 #: is cheaper than str.translate's per-character table lookups
 _NEEDS_ESCAPE = re.compile("[" + re.escape(_MD_SPECIAL + _LINE_BREAKS) + "]")
-#: joins the values md_texts escapes in one go: a control character no value is expected to hold
-_SEPARATOR = "\x1f"
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -39,9 +37,12 @@ def md_escape(value: Any) -> Any:
             return value
         # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
         value = str(value)
-    if _NEEDS_ESCAPE.search(value) is None:
-        return value
-    return value.replace("\r\n", " ").translate(_ESCAPES)
+    return value if _NEEDS_ESCAPE.search(value) is None else _escaped(value)
+
+
+def _escaped(text: str) -> str:
+    """``text`` escaped (str.translate: fast for the short values that need it, slow on long text)."""
+    return text.replace("\r\n", " ").translate(_ESCAPES)
 
 
 def md_text(value: Any) -> str:
@@ -50,21 +51,16 @@ def md_text(value: Any) -> str:
 
 
 def md_texts(values: list[Any]) -> list[Any]:
-    """Each value as :func:`md_text` renders it, with one scan and one translate for them all.
-
-    Escaping goes character by character (and CRLF pairs, which a separator between two values
-    breaks), so escaping the values joined by a separator none of them contains equals escaping
-    each.  Most values need nothing: then the scan is all.  Anything but text among them (None, a
-    number, a list from a broken feed), or the separator itself: value by value.  For values from
-    the EHR and the knowledge data, never Markup (which md_text would pass through unescaped)."""
+    """Each value as :func:`md_text` renders it, with one scan for them all when none needs escaping
+    (dates, ids, names: most tables).  Otherwise each is scanned, and escaped if it must be; anything
+    but text among them (None, a number, a list from a broken feed) goes through md_text.  For values
+    from the EHR and the knowledge data, never Markup (which md_text would pass through unescaped)."""
     try:
-        joined = _SEPARATOR.join(values)
+        if _NEEDS_ESCAPE.search("".join(values)) is None:
+            return values
     except TypeError:
         return [md_text(v) for v in values]
-    if _NEEDS_ESCAPE.search(joined) is None:
-        return values
-    escaped = joined.replace("\r\n", " ").translate(_ESCAPES).split(_SEPARATOR)
-    return escaped if len(escaped) == len(values) else [md_text(v) for v in values]
+    return [v if _NEEDS_ESCAPE.search(v) is None else _escaped(v) for v in values]
 
 
 def md_join(values: Iterable[Any], separator: str) -> str:
