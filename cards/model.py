@@ -42,9 +42,9 @@ def checked_summary(summary: str) -> str:
     return summary
 
 
-def _is_empty(value: Any) -> bool:
-    """None, "", [] or {} (0 and False are values)."""
-    return value is None or (not value and isinstance(value, str | list | dict))
+#: the values the spec forbids as elements ("SHALL NOT be null or empty"); 0 and False are values
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+_CONTAINERS = (dict, list)
 
 
 def _prune(value: Any) -> Any:
@@ -52,13 +52,13 @@ def _prune(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if isinstance(v, dict | list):
+            if isinstance(v, _CONTAINERS):
                 v = _prune(v)
-            if not _is_empty(v):
+            if v not in _EMPTY:
                 out[k] = v
         return out
     if isinstance(value, list):
-        return [v for v in (_prune(v) if isinstance(v, dict | list) else v for v in value) if not _is_empty(v)]
+        return [v for v in (_prune(v) if isinstance(v, _CONTAINERS) else v for v in value) if v not in _EMPTY]
     return value
 
 

@@ -68,9 +68,24 @@ def md_join(values: Iterable[Any], separator: str) -> str:
     return md_text(separator.join(map(str, values)))
 
 
+#: what ``x.name`` finds on a plain dict as an attribute (its methods): Jinja looks there first
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _MarkdownEnvironment(jinja2.Environment):
+    """Templates read ``facts.name`` from the findings' facts dicts.  Jinja tries getattr() first and
+    the key only after an AttributeError, which cost more than the rest of a small render; for a dict
+    and a name no dict attribute has, that lookup can only fail, so the key is read directly."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @cache
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _MarkdownEnvironment(
         loader=jinja2.PackageLoader("cards", "templates"),
         autoescape=False,  # noqa: S701 - markdown, escaped by finalize below
         finalize=md_escape,
@@ -83,20 +98,32 @@ def environment() -> jinja2.Environment:
     # Already-rendered markdown (a sub-template's output, our own URLs) is not
     # escaped again.  Never apply it to a value that came from the EHR.
     env.filters["safe_md"] = Markup
+    # Templates see only what a card passes them (the finding and its facts): Jinja copies every
+    # global (range, namespace, ...) into each render's context, through a Python-level mapping.
+    env.globals.clear()
     return env
 
 
-def template_exists(name: str) -> bool:
+@cache
+def _template(name: str) -> jinja2.Template | None:
+    """The compiled template, or None: templates ship with the code, so each name is looked up once
+    (Jinja's own cache takes a lock per lookup, and a missing template searches the package each time)."""
     try:
-        environment().get_template(name)
+        return environment().get_template(name)
     except jinja2.TemplateNotFound:
-        return False
-    return True
+        return None
+
+
+def template_exists(name: str) -> bool:
+    return _template(name) is not None
 
 
 def render(name: str, **context: Any) -> str:
     """Render ``cards/templates/<name>`` and tidy blank lines."""
-    return tidy(environment().get_template(name).render(**context))
+    template = _template(name)
+    if template is None:
+        raise jinja2.TemplateNotFound(name)
+    return tidy(template.render(**context))
 
 
 def tidy(text: str) -> str:

@@ -66,3 +66,17 @@ def test_card_pruning_equals_its_first_version(value: object) -> None:
     from cards.model import _prune
 
     assert _prune(value) == _prune_as_first_written(value)
+
+
+def test_attribute_lookup_shortcut_reads_what_jinja_reads() -> None:
+    """The card environment reads ``facts.name`` from a dict's keys first: only for names no dict
+    attribute has, so a template sees what plain Jinja would (a key named like a method is not it)."""
+    import jinja2
+
+    from cards.render import environment
+
+    plain = jinja2.Environment(finalize=md_escape, undefined=jinja2.StrictUndefined)
+    source = "{{ d.state }} {{ d.items is callable }} {{ d.get('x') }} {{ d.missing is defined }} {{ o.real }}"
+    values = {"d": {"state": "a*b", "items": 1, "x": 2}, "o": 3}
+    assert environment().from_string(source).render(**values) == plain.from_string(source).render(**values)
+    assert environment().from_string(source).render(**values) == "a\\*b True 2 False 3"
