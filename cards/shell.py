@@ -5,8 +5,8 @@ values (one table row per piece of evidence), so this shape is built in code
 instead of a Jinja template: rendering it was a third of the card stage.
 The topic prose above it is the caller's (a ``templates/<rule_id>.md.j2``, or
 :mod:`cards.necessity`).  Every value from the EHR or the knowledge data is
-escaped once (:func:`cards.render.md_texts`: one scan for a whole table when,
-as nearly always, nothing in it needs escaping); a source's line is built once
+escaped once (:func:`cards.render.md_texts`: one scan for a table row when,
+as for most rows, nothing in it needs escaping); a source's line is built once
 per process, from static data.  The only unescaped text is the topic body
 (already rendered, escaped markdown) and source URLs (ours, from citations.yaml).
 """
@@ -45,12 +45,11 @@ def finding_markdown(finding: Finding, body: str, citation_ids: Iterable[str]) -
 
 def _evidence_rows(evidence: tuple[Evidence, ...]) -> list[str]:
     """One table row per piece of evidence: label, value, date, and the resource it came from."""
-    # Six cells a row, escaped together; empty id and origin are "" so the scan stays one join.
-    cells = md_texts([c for e in evidence for c in (e.label, e.value or _NONE, e.date or _NONE, e.resource_type,
-                                                    e.resource_id or "", e.origin or "")])
     rows = []
-    for i in range(0, len(cells), 6):
-        label, value, date, resource_type, resource_id, origin = cells[i:i + 6]
+    for e in evidence:
+        # A row's cells escaped together (one scan when none needs it); empty id and origin as "".
+        label, value, date, resource_type, resource_id, origin = md_texts(
+            [e.label, e.value or _NONE, e.date or _NONE, e.resource_type, e.resource_id or "", e.origin or ""])
         where = resource_type + ("/" + resource_id if resource_id else "") + (f" ({origin})" if origin else "")
         rows.append(f"| {label} | {value} | {date} | {where} |\n")
     return rows
