@@ -74,8 +74,11 @@ def summary_facts(draw: st.DrawFn) -> dict[str, Any]:
 
 @cache
 def _template() -> jinja2.Template:
-    """The reference, in cards.render's environment (the same escaping and whitespace rules)."""
-    return environment().overlay(loader=jinja2.FileSystemLoader(REFERENCE)).get_template("medical-necessity.md.j2")
+    """The reference, in cards.render's environment (the same escaping and whitespace rules); it counted
+    its sections with Jinja's ``namespace``, a global the card environment no longer carries."""
+    env = environment().overlay(loader=jinja2.FileSystemLoader(REFERENCE))
+    env.globals = {"namespace": jinja2.utils.Namespace}
+    return env.get_template("medical-necessity.md.j2")
 
 
 def _by_template(facts: dict[str, Any]) -> str:
