@@ -2,6 +2,7 @@
 
 from cards import compose_indication  # noqa: F401  (registers the summary composer)
 from cards.builder import CardContext, build_cards
+from cards.card_json import CardJson
 from cards.model import Card
 
-__all__ = ["Card", "CardContext", "build_cards"]
+__all__ = ["Card", "CardContext", "CardJson", "build_cards"]

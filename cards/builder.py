@@ -12,9 +12,11 @@ and numbered sources.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
-from cards.model import SOURCE_LABEL, TOPIC_SYSTEM, Card, Coding, OverrideReason, Source, Suggestion
+from cards import card_json
+from cards.card_json import CardJson, Json
 from cards.render import render, template_exists
 from cards.shell import finding_markdown
 from cards.suggestions import CardContext, finding_suggestions, only_alternatives
@@ -26,10 +28,10 @@ __all__ = ["CardContext", "build_cards", "composer", "finding_card"]
 _ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 #: A composer takes all findings and returns (cards, findings it consumed).
-Composer = Callable[[list[Finding], CardContext], tuple[list[Card], list[Finding]]]
+Composer = Callable[[list[Finding], CardContext], tuple[list[CardJson], list[Finding]]]
 _COMPOSERS: list[Composer] = []
 #: Extra suggestions per rule id (e.g. save an assessment as a DocumentReference).
-SuggestionFactory = Callable[[Finding, CardContext], list[Suggestion]]
+SuggestionFactory = Callable[[Finding, CardContext], list[Json]]
 _EXTRA_SUGGESTIONS: dict[str, SuggestionFactory] = {}
 
 
@@ -58,36 +60,37 @@ def cited(ids: Iterable[str]) -> list[dict[str, Any]]:
     return out
 
 
-def source_for(topic: str, citation_ids: Iterable[str] = ()) -> Source:
+def source_for(topic: str, citation_ids: Iterable[str] = ()) -> Json:
     """Card source: the service, its topic, and the primary source's URL if any."""
-    url = None
+    return card_json.source(topic, primary_url(tuple(citation_ids)))
+
+
+@cache
+def primary_url(citation_ids: tuple[str, ...]) -> str | None:
+    """The URL (or DOI link) of the first of these sources that has one (static data: once per process)."""
     for c in cited(citation_ids):
         url = c.get("url") or (f"https://doi.org/{c['doi']}" if c.get("doi") else None)
         if url:
-            break
-    return Source(
-        label=SOURCE_LABEL,
-        url=url,
-        topic=Coding(system=TOPIC_SYSTEM, code=topic, display=topic),
-    )
+            return url
+    return None
 
 
-def override_reasons(codes: Iterable[str], indicator: str) -> list[OverrideReason]:
+def override_reasons(codes: Iterable[str], indicator: str) -> list[Json]:
+    """Override reasons as Codings (knowledge/override_reasons.yaml states each field: none is empty)."""
     data = load("override_reasons")
     wanted = list(codes) or list(data["defaults"].get(indicator, []))
-    return [
-        OverrideReason(system=data["system"], code=c, display=data["reasons"][c]) for c in wanted
-    ]
+    return [{"system": data["system"], "code": c, "display": data["reasons"][c]} for c in wanted]
 
 
-def finding_detail(finding: Finding, body_template: str | None = None) -> str:
-    """The markdown detail of a card for one finding."""
-    name = body_template or f"{finding.rule_id}.md.j2"
-    body = render(name, f=finding, facts=finding.facts) if template_exists(name) else ""
-    return finding_markdown(finding, body, cited(finding.citations))
+def finding_detail(finding: Finding, body: str | None = None) -> str:
+    """The markdown detail of a card for one finding: ``body``, or its topic template's text, then the shell."""
+    if body is None:
+        name = f"{finding.rule_id}.md.j2"
+        body = render(name, f=finding, facts=finding.facts) if template_exists(name) else ""
+    return finding_markdown(finding, body, finding.citations)
 
 
-def finding_card(finding: Finding, ctx: CardContext) -> Card:
+def finding_card(finding: Finding, ctx: CardContext) -> CardJson:
     """The generic card for one finding."""
     if finding.severity == "pass":
         raise ValueError("a pass finding has no card of its own")
@@ -95,14 +98,14 @@ def finding_card(finding: Finding, ctx: CardContext) -> Card:
     alternatives = only_alternatives(finding) and finding.rule_id not in _EXTRA_SUGGESTIONS
     if finding.rule_id in _EXTRA_SUGGESTIONS:
         suggestions += _EXTRA_SUGGESTIONS[finding.rule_id](finding, ctx)
-    return Card(
+    return card_json.card(
         summary=finding.summary,
         detail=finding_detail(finding),
-        indicator=finding.severity,
+        indicator=finding.severity,  # not "pass": checked above
         source=source_for(finding.topic, finding.citations),
         suggestions=suggestions,
-        selectionBehavior=("at-most-one" if alternatives else "any") if suggestions else None,
-        overrideReasons=override_reasons(finding.override_reasons, finding.severity),
+        selection_behavior=("at-most-one" if alternatives else "any") if suggestions else None,
+        override_reasons=override_reasons(finding.override_reasons, finding.severity),
         extension=rule_extension([finding]),
     )
 
@@ -116,10 +119,10 @@ def rule_extension(findings: Iterable[Finding]) -> dict[str, Any]:
     }
 
 
-def build_cards(findings: list[Finding], ctx: CardContext) -> list[Card]:
+def build_cards(findings: list[Finding], ctx: CardContext) -> list[CardJson]:
     """All cards for a call, most urgent first."""
     remaining = list(findings)
-    cards: list[Card] = []
+    cards: list[CardJson] = []
     for compose in _COMPOSERS:
         made, consumed = compose(remaining, ctx)
         cards.extend(made)

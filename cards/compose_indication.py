@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from cards import card_json
 from cards.builder import (
     composer,
     finding_detail,
@@ -19,7 +20,8 @@ from cards.builder import (
     rule_extension,
     source_for,
 )
-from cards.model import Action, Card, Suggestion
+from cards.card_json import CardJson
+from cards.necessity import necessity_markdown
 from cards.suggestions import CardContext
 from service.clinical.findings import Finding
 
@@ -46,6 +48,7 @@ def _monitoring(findings: list[Finding]) -> list[dict[str, str | None]]:
 
 
 def _document_reference(markdown: str, ctx: CardContext) -> dict[str, Any]:
+    """The assessment as a draft document; every element is set (the markdown is never empty)."""
     doc: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "status": "current",
@@ -67,7 +70,7 @@ def _document_reference(markdown: str, ctx: CardContext) -> dict[str, Any]:
 
 
 @composer
-def medical_necessity_summary(findings: list[Finding], ctx: CardContext) -> tuple[list[Card], list[Finding]]:
+def medical_necessity_summary(findings: list[Finding], ctx: CardContext) -> tuple[list[CardJson], list[Finding]]:
     parts = {f.rule_id: f for f in findings if f.rule_id in _PARTS}
     documented = parts.get("indication.documented")
     if documented is None or documented.severity != "pass":
@@ -94,20 +97,20 @@ def medical_necessity_summary(findings: list[Finding], ctx: CardContext) -> tupl
         summary=f"Rituximab criteria met for {documented.facts['display']}"[:139],
         facts=summary_facts, evidence=evidence, citations=citations,
     )
-    detail = finding_detail(summary, body_template="medical-necessity.md.j2")
-    save = Suggestion(
-        label="Save this assessment to the chart (for prior authorization)", isRecommended=False,
-        actions=[Action(type="create", description="Save the medical necessity assessment as a document",
-                        resource=_document_reference(detail, ctx))],
+    detail = finding_detail(summary, necessity_markdown(summary_facts))
+    save = card_json.suggestion(
+        "Save this assessment to the chart (for prior authorization)",
+        [card_json.create("Save the medical necessity assessment as a document", _document_reference(detail, ctx))],
+        recommended=False,
     )
-    card = Card(
+    card = card_json.card(
         summary=summary.summary if len(group) < 100 else "Rituximab criteria met (medical necessity summary)",
         detail=detail,
         indicator="info",
         source=source_for("indication", citations),
         suggestions=[save],
-        selectionBehavior="at-most-one",
-        overrideReasons=override_reasons((), "info"),
+        selection_behavior="at-most-one",
+        override_reasons=override_reasons((), "info"),
         extension=rule_extension(used),
     )
     return [card], used

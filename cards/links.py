@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from cards.model import Card, Link
+from cards.card_json import CardJson, link
 
 LABEL = "Open course review"
 
@@ -27,7 +27,7 @@ def app_context(draft_orders: Iterable[dict[str, Any]]) -> str | None:
     return json.dumps({"orders": refs, "draftOrders": orders}, separators=(",", ":"))
 
 
-def wants_course_review(card: Card, hook: str) -> bool:
+def wants_course_review(card: CardJson, hook: str) -> bool:
     """The order-sign medical-necessity summary (the one info card on the indication topic), and
     every patient-view card; order-select answers only what would change the order."""
     if hook == "patient-view":
@@ -36,11 +36,11 @@ def wants_course_review(card: Card, hook: str) -> bool:
 
 
 def add_course_review_links(
-    cards: list[Card], hook: str, launch_url: str, draft_orders: Iterable[dict[str, Any]] = ()
-) -> list[Card]:
+    cards: list[CardJson], hook: str, launch_url: str, draft_orders: Iterable[dict[str, Any]] = ()
+) -> list[CardJson]:
     """Add the "Open course review" SMART link to the cards that want it (in place; returns them)."""
     context = app_context(draft_orders)
     for card in cards:
         if wants_course_review(card, hook):
-            card.links.append(Link(label=LABEL, url=launch_url, type="smart", appContext=context))
+            card.add_link(link(LABEL, launch_url, "smart", context))
     return cards

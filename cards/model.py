@@ -33,9 +33,18 @@ def _new_uuid() -> str:
     return str(uuid_mod.uuid4())
 
 
-def _is_empty(value: Any) -> bool:
-    """None, "", [] or {} (0 and False are values)."""
-    return value is None or (not value and isinstance(value, str | list | dict))
+def checked_summary(summary: str) -> str:
+    """The summary, if it is one short sentence's worth: non-blank and under 140 characters."""
+    if not summary.strip():
+        raise ValueError("summary must not be empty")
+    if len(summary) >= 140:
+        raise ValueError(f"summary must be under 140 characters (has {len(summary)})")
+    return summary
+
+
+#: the values the spec forbids as elements ("SHALL NOT be null or empty"); 0 and False are values
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+_CONTAINERS = (dict, list)
 
 
 def _prune(value: Any) -> Any:
@@ -43,13 +52,13 @@ def _prune(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if isinstance(v, dict | list):
+            if isinstance(v, _CONTAINERS):
                 v = _prune(v)
-            if not _is_empty(v):
+            if v not in _EMPTY:
                 out[k] = v
         return out
     if isinstance(value, list):
-        return [v for v in (_prune(v) if isinstance(v, dict | list) else v for v in value) if not _is_empty(v)]
+        return [v for v in (_prune(v) if isinstance(v, _CONTAINERS) else v for v in value) if v not in _EMPTY]
     return value
 
 
@@ -145,11 +154,7 @@ class Card(_Model):
     @field_validator("summary")
     @classmethod
     def _short_summary(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("summary must not be empty")
-        if len(v) >= 140:
-            raise ValueError(f"summary must be under 140 characters (has {len(v)})")
-        return v
+        return checked_summary(v)
 
     @model_validator(mode="after")
     def _selection_behavior(self) -> Card:

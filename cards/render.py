@@ -9,6 +9,7 @@ Templates write prose; data only ever enters through escaped expressions.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -28,23 +29,63 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def md_escape(value: Any) -> Any:
-    """Escape Markdown/HTML metacharacters in a value (Markup passes through)."""
-    if value is None:
-        return ""
-    if isinstance(value, Markup):
-        return value
-    if isinstance(value, int | float):
-        return value
-    # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
-    text = str(value)
-    if _NEEDS_ESCAPE.search(text) is None:
-        return text
+    """Escape Markdown/HTML metacharacters in a value (Markup and numbers pass through)."""
+    if type(value) is not str:  # nearly every value is a plain str: one type check, then the scan
+        if value is None:
+            return ""
+        if isinstance(value, Markup | int | float):
+            return value
+        # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
+        value = str(value)
+    return value if _NEEDS_ESCAPE.search(value) is None else _escaped(value)
+
+
+def _escaped(text: str) -> str:
+    """``text`` escaped (str.translate: fast for the short values that need it, slow on long text)."""
     return text.replace("\r\n", " ").translate(_ESCAPES)
+
+
+def md_text(value: Any) -> str:
+    """A value as it reads in markdown, escaped: what ``{{ value }}`` renders (None is "", numbers as str())."""
+    return str(md_escape(value))
+
+
+def md_texts(values: list[Any]) -> list[Any]:
+    """Each value as :func:`md_text` renders it, with one scan for them all when none needs escaping
+    (dates, ids, names: most tables).  Otherwise each is scanned, and escaped if it must be; anything
+    but text among them (None, a number, a list from a broken feed) goes through md_text.  For values
+    from the EHR and the knowledge data, never Markup (which md_text would pass through unescaped)."""
+    try:
+        if _NEEDS_ESCAPE.search("".join(values)) is None:
+            return values
+    except TypeError:
+        return [md_text(v) for v in values]
+    return [v if _NEEDS_ESCAPE.search(v) is None else _escaped(v) for v in values]
+
+
+def md_join(values: Iterable[Any], separator: str) -> str:
+    """Values joined, escaped: what ``{{ values | join(separator) }}`` renders."""
+    return md_text(separator.join(map(str, values)))
+
+
+#: what ``x.name`` finds on a plain dict as an attribute (its methods): Jinja looks there first
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _MarkdownEnvironment(jinja2.Environment):
+    """Templates read ``facts.name`` from the findings' facts dicts.  Jinja tries getattr() first and
+    the key only after an AttributeError, which cost more than the rest of a small render; for a dict
+    and a name no dict attribute has, that lookup can only fail, so the key is read directly."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
 
 
 @cache
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _MarkdownEnvironment(
         loader=jinja2.PackageLoader("cards", "templates"),
         autoescape=False,  # noqa: S701 - markdown, escaped by finalize below
         finalize=md_escape,
@@ -57,20 +98,32 @@ def environment() -> jinja2.Environment:
     # Already-rendered markdown (a sub-template's output, our own URLs) is not
     # escaped again.  Never apply it to a value that came from the EHR.
     env.filters["safe_md"] = Markup
+    # Templates see only what a card passes them (the finding and its facts): Jinja copies every
+    # global (range, namespace, ...) into each render's context, through a Python-level mapping.
+    env.globals.clear()
     return env
 
 
-def template_exists(name: str) -> bool:
+@cache
+def _template(name: str) -> jinja2.Template | None:
+    """The compiled template, or None: templates ship with the code, so each name is looked up once
+    (Jinja's own cache takes a lock per lookup, and a missing template searches the package each time)."""
     try:
-        environment().get_template(name)
+        return environment().get_template(name)
     except jinja2.TemplateNotFound:
-        return False
-    return True
+        return None
+
+
+def template_exists(name: str) -> bool:
+    return _template(name) is not None
 
 
 def render(name: str, **context: Any) -> str:
     """Render ``cards/templates/<name>`` and tidy blank lines."""
-    return tidy(environment().get_template(name).render(**context))
+    template = _template(name)
+    if template is None:
+        raise jinja2.TemplateNotFound(name)
+    return tidy(template.render(**context))
 
 
 def tidy(text: str) -> str:

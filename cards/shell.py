@@ -3,57 +3,70 @@
 Every card ends with the same three sections, and they hold most of a card's
 values (one table row per piece of evidence), so this shape is built in code
 instead of a Jinja template: rendering it was a third of the card stage.
-The topic prose above it stays in ``templates/<rule_id>.md.j2``.  Every value
-from the EHR or the knowledge data goes through :func:`cards.render.md_escape`
-once; the only unescaped text is the topic body (already rendered, escaped
-markdown) and source URLs (ours, from citations.yaml).
+The topic prose above it is the caller's (a ``templates/<rule_id>.md.j2``, or
+:mod:`cards.necessity`).  Every value from the EHR or the knowledge data is
+escaped once (:func:`cards.render.md_texts`: one scan for a table row when,
+as for most rows, nothing in it needs escaping); a source's line is built once
+per process, from static data.  The only unescaped text is the topic body
+(already rendered, escaped markdown) and source URLs (ours, from citations.yaml).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from functools import cache
 
-from cards.render import md_escape, tidy
-from service.clinical.findings import Finding
+from cards.render import md_text, md_texts, tidy
+from service.clinical.findings import Evidence, Finding
+from service.knowledge import citations
 
 _NONE = "—"
 
 
-def _text(value: Any) -> str:
-    """An escaped value as it reads in markdown (numbers pass md_escape unchanged)."""
-    return str(md_escape(value))
-
-
-def finding_markdown(finding: Finding, body: str, sources: Iterable[dict[str, Any]]) -> str:
+def finding_markdown(finding: Finding, body: str, citation_ids: Iterable[str]) -> str:
     """``body``, then "Data used" (a table), "Looked for and not found", numbered "Sources"."""
     out: list[str] = []
     if body:
         out.append(body + "\n\n")
     if finding.evidence:
         out.append("**Data used**\n\n| Data | Value | Date | From |\n|---|---|---|---|\n")
-        for e in finding.evidence:
-            where = _text(e.resource_type)
-            if e.resource_id:
-                where += "/" + _text(e.resource_id)
-            if e.origin:
-                where += " (" + _text(e.origin) + ")"
-            out.append(f"| {_text(e.label)} | {_text(e.value or _NONE)} | {_text(e.date or _NONE)} | {where} |\n")
+        out.extend(_evidence_rows(finding.evidence))
         out.append("\n")
     if finding.missing:
         out.append("**Looked for and not found**\n\n")
-        out.extend(f"- {_text(m)}\n" for m in finding.missing)
+        out.extend(f"- {m}\n" for m in md_texts(list(finding.missing)))
         out.append("\n")
-    sources = list(sources)
+    sources = [source_line(cid) for cid in dict.fromkeys(citation_ids)]
     if sources:
         out.append("**Sources**\n\n")
-        for number, s in enumerate(sources, 1):
-            line = f"{number}. {_text(s['title'])} ({_text(s['year'])})"
-            if s.get("doi"):
-                line += ". doi:" + _text(s["doi"])
-            if s.get("url"):
-                line += ". " + s["url"]
-            if s.get("caveat"):
-                line += ". Note: " + _text(s["caveat"])
-            out.append(line + "\n")
+        out.extend(f"{number}. {line}\n" for number, line in enumerate(sources, 1))
     return tidy("".join(out))
+
+
+def _evidence_rows(evidence: tuple[Evidence, ...]) -> list[str]:
+    """One table row per piece of evidence: label, value, date, and the resource it came from."""
+    rows = []
+    for e in evidence:
+        # A row's cells escaped together (one scan when none needs it); empty id and origin as "".
+        label, value, date, resource_type, resource_id, origin = md_texts(
+            [e.label, e.value or _NONE, e.date or _NONE, e.resource_type, e.resource_id or "", e.origin or ""])
+        where = resource_type + ("/" + resource_id if resource_id else "") + (f" ({origin})" if origin else "")
+        rows.append(f"| {label} | {value} | {date} | {where} |\n")
+    return rows
+
+
+@cache
+def source_line(citation_id: str) -> str:
+    """A citation as the Sources list writes it: title (year), DOI, URL, caveat (unknown id: ValueError)."""
+    registry = citations()
+    if citation_id not in registry:
+        raise ValueError(f"unknown citation id {citation_id!r}")
+    s = registry[citation_id]
+    line = f"{md_text(s['title'])} ({md_text(s['year'])})"
+    if s.get("doi"):
+        line += ". doi:" + md_text(s["doi"])
+    if s.get("url"):
+        line += ". " + s["url"]
+    if s.get("caveat"):
+        line += ". Note: " + md_text(s["caveat"])
+    return line

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cards.model import Action, Suggestion
+from cards.card_json import Json, create, suggestion
+from cards.model import _prune
 from service.clinical.findings import Finding, MedicationSuggestion, OrderSuggestion, ReferralSuggestion
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -93,22 +94,27 @@ def _prescribe_label(med: MedicationSuggestion) -> str:
     return f"Prescribe {med.display}: {med.dosage_text}"
 
 
-def _order_action(order: OrderSuggestion, ctx: CardContext) -> Action:
-    return Action(type="create", description=f"Order {order.display}", resource=service_request(order, ctx))
+def _draft_action(description: str, resource: Json) -> Json:
+    """A create action for a draft order.  The draft is filled from the rule's suggestion and the
+    knowledge data, where a display or code could be empty: such elements are dropped (spec §Use of JSON)."""
+    return create(description, _prune(resource))
+
+
+def _order_action(order: OrderSuggestion, ctx: CardContext) -> Json:
+    return _draft_action(f"Order {order.display}", service_request(order, ctx))
 
 
 def order_suggestions(orders: tuple[OrderSuggestion, ...], ctx: CardContext,
-                      singles: bool = False) -> list[Suggestion]:
+                      singles: bool = False) -> list[Json]:
     """One recommended suggestion ordering every missing test, once each; with ``singles``, also
     each test alone (alternatives: the card must then use selectionBehavior at-most-one)."""
     unique = list({o.code: o for o in orders}.values())
     if not unique:
         return []
     label = ("Order all: " if singles and len(unique) > 1 else "Order ") + _names([o.display for o in unique])
-    out = [Suggestion(label=label, isRecommended=True, actions=[_order_action(o, ctx) for o in unique])]
+    out = [suggestion(label, [_order_action(o, ctx) for o in unique], recommended=True)]
     if singles and len(unique) > 1:
-        out += [Suggestion(label=f"Order {o.display} only", isRecommended=False, actions=[_order_action(o, ctx)])
-                for o in unique]
+        out += [suggestion(f"Order {o.display} only", [_order_action(o, ctx)], recommended=False) for o in unique]
     return out
 
 
@@ -117,7 +123,7 @@ def only_alternatives(finding: Finding) -> bool:
     return len({o.code for o in finding.orders}) > 1 and not finding.referrals and not finding.medications
 
 
-def finding_suggestions(finding: Finding, ctx: CardContext) -> list[Suggestion]:
+def finding_suggestions(finding: Finding, ctx: CardContext) -> list[Json]:
     """Every suggestion of one finding: tests, then referrals, then drugs (each its own).
 
     Lab tests alone: "order all" plus each single test, for selectionBehavior at-most-one.
@@ -125,11 +131,9 @@ def finding_suggestions(finding: Finding, ctx: CardContext) -> list[Suggestion]:
     order the tests and refer as well.
     """
     out = order_suggestions(finding.orders, ctx, singles=only_alternatives(finding))
-    out += [Suggestion(label=r.display, isRecommended=True,
-                       actions=[Action(type="create", description=r.display, resource=referral_request(r, ctx))])
+    out += [suggestion(r.display, [_draft_action(r.display, referral_request(r, ctx))], recommended=True)
             for r in finding.referrals]
-    out += [Suggestion(label=_prescribe_label(m), isRecommended=m.recommended,
-                       actions=[Action(type="create", description=f"Prescribe {m.display}",
-                                       resource=medication_request(m, ctx))])
+    out += [suggestion(_prescribe_label(m), [_draft_action(f"Prescribe {m.display}", medication_request(m, ctx))],
+                       recommended=m.recommended)
             for m in finding.medications]
     return out

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from cards.model import Card
 from fhir_fixtures import ANCHOR, load_bundle, load_request
 from service.clinical.policy import Policy
 from service.fhir.client import FhirClient
@@ -29,6 +30,11 @@ def run_scenario(name: str, request_name: str | None = None, policy: Policy | No
     runtime = HookRuntime(client=FhirClient(), executor=_EXECUTOR, policy=policy or Policy(),
                           deadline_seconds=1.0, fhir_allowed=lambda _u: False)
     return handle_hook(SERVICES_BY_ID[SERVICE_OF_HOOK[request["hook"]]], request, runtime, now=NOW)
+
+
+def model_cards(outcome: HookOutcome) -> list[Card]:
+    """The outcome's cards as the validated models (each must validate: the schema guarantee)."""
+    return [card.model() for card in outcome.cards]
 
 
 def topics(outcome: HookOutcome) -> set[tuple[str, str]]:

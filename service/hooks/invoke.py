@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cards import CardContext, build_cards
+from cards import CardContext, CardJson, build_cards
 from cards.links import add_course_review_links
-from cards.model import Card
 from service.clinical.engine import evaluate_chart, evaluate_order, unidentified_orders_finding
 from service.clinical.findings import Finding
 from service.clinical.policy import Policy
@@ -36,7 +35,7 @@ class HookOutcome:
 
     status: int
     body: dict[str, Any]
-    cards: list[Card] = field(default_factory=list)
+    cards: list[CardJson] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     request: HookRequest | None = None
     gather: GatherStats | None = None

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cards.render import md_escape
+from cards.render import md_escape, md_text, md_texts
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
@@ -22,6 +22,18 @@ def _by_regex(text: str) -> str:
 @given(st.text(alphabet=st.sampled_from(list("\\`*_{}[]<>|#!~\r\n\x0b\x0c\x85\u2028\u2029 aé-.()")) | st.characters()))
 def test_translate_equals_the_regex_escaping(text: str) -> None:
     assert md_escape(text) == _by_regex(text)
+
+
+_VALUE = st.one_of(st.text(alphabet=st.sampled_from(list("\\`*_[]<>|#\r\n\u2028 a-")), max_size=6),
+                   st.none(), st.integers(), st.lists(st.text(max_size=2), max_size=2))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_VALUE, max_size=8))
+def test_escaping_values_together_equals_escaping_each(values: list[object]) -> None:
+    """md_texts scans a table's values in one pass: the same text as md_text value by value
+    (CRLF split across two values, numbers and None among them)."""
+    assert md_texts(list(values)) == [md_text(v) for v in values]
 
 
 def test_crlf_is_one_space_and_numbers_pass_through() -> None:
@@ -54,3 +66,17 @@ def test_card_pruning_equals_its_first_version(value: object) -> None:
     from cards.model import _prune
 
     assert _prune(value) == _prune_as_first_written(value)
+
+
+def test_attribute_lookup_shortcut_reads_what_jinja_reads() -> None:
+    """The card environment reads ``facts.name`` from a dict's keys first: only for names no dict
+    attribute has, so a template sees what plain Jinja would (a key named like a method is not it)."""
+    import jinja2
+
+    from cards.render import environment
+
+    plain = jinja2.Environment(finalize=md_escape, undefined=jinja2.StrictUndefined)
+    source = "{{ d.state }} {{ d.items is callable }} {{ d.get('x') }} {{ d.missing is defined }} {{ o.real }}"
+    values = {"d": {"state": "a*b", "items": 1, "x": 2}, "o": 3}
+    assert environment().from_string(source).render(**values) == plain.from_string(source).render(**values)
+    assert environment().from_string(source).render(**values) == "a\\*b True 2 False 3"

@@ -84,7 +84,7 @@ def test_suggested_service_requests_validate_as_fhir():
 
     f = Finding(rule_id="t", rule_version="1", topic="cbc", severity="warning", summary="CBC due",
                 orders=(OrderSuggestion("6690-2", "Leukocytes"),))
-    c = finding_card(f, CardContext("p1", "Practitioner/9", None, "2026-11-23"))
+    c = finding_card(f, CardContext("p1", "Practitioner/9", None, "2026-11-23")).model()
     for s in c.suggestions:
         for a in s.actions:
             ServiceRequest.model_validate(a.resource)

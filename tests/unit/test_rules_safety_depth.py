@@ -288,7 +288,7 @@ def test_moderate_reaction_card_gives_the_labels_premedication_and_rate_advice()
 
 def test_suggested_drugs_and_referrals_validate_as_fhir_r4_and_never_join_the_lab_bundle():
     f = one(hepatitis_b(record(condition("B18.1")), ORDER, P))
-    card = finding_card(f, CTX)
+    card = finding_card(f, CTX).model()
     lab, referral, *drugs = card.suggestions
     assert [a.resource["resourceType"] for a in lab.actions] == ["ServiceRequest"]
     assert lab.actions[0].resource["category"][0]["coding"][0]["code"] == "108252007"
@@ -304,7 +304,7 @@ def test_suggested_drugs_and_referrals_validate_as_fhir_r4_and_never_join_the_la
 
 def test_order_all_and_singles_are_alternatives_under_at_most_one():
     f = one(hepatitis_b(record(), ORDER, P))  # both screening tests missing
-    card = finding_card(f, CTX)
+    card = finding_card(f, CTX).model()
     assert card.selectionBehavior == "at-most-one"
     assert [len(s.actions) for s in card.suggestions] == [2, 1, 1]
     codes = [a.resource["code"]["coding"][0]["code"] for a in card.suggestions[0].actions]

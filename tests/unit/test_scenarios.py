@@ -16,7 +16,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 import fhir_fixtures
 from fhir_fixtures import load_bundle, scenario_names
 from tests.cds_schema import assert_valid
-from tests.scenarios import EXPECTED, run_scenario, topics
+from tests.scenarios import EXPECTED, model_cards, run_scenario, topics
 
 
 def test_every_scenario_has_an_expectation():
@@ -51,7 +51,7 @@ def test_evidence_only_cites_resources_that_exist(name):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_suggested_resources_are_valid_fhir_r4(name):
-    for card in run_scenario(name).cards:
+    for card in model_cards(run_scenario(name)):
         for suggestion in card.suggestions:
             for action in suggestion.actions:
                 resource = action.resource
@@ -72,13 +72,13 @@ def test_ehr_shaped_chart_gives_the_clean_charts_cards(shaped):
 
     def text(name):
         return sorted((c.topic, c.indicator, c.summary, c.detail.replace(name, "seed-a"))
-                      for c in run_scenario(name).cards)
+                      for c in model_cards(run_scenario(name)))
 
     assert text(shaped) == text("seed-a")
 
 
 def test_hbv_never_screened_orders_hbsag_and_anti_hbc():
-    card = next(c for c in run_scenario("hbv-never-screened").cards if c.topic == "hbv")
+    card = next(c for c in model_cards(run_scenario("hbv-never-screened")) if c.topic == "hbv")
     recommended = [s for s in card.suggestions if s.isRecommended]
     assert len(recommended) == 1 and card.selectionBehavior == "at-most-one"
     codes = {a.resource["code"]["coding"][0]["code"] for a in recommended[0].actions}
@@ -86,7 +86,7 @@ def test_hbv_never_screened_orders_hbsag_and_anti_hbc():
 
 
 def test_summary_card_reads_like_an_assessment_and_saves_a_document():
-    card = next(c for c in run_scenario("seed-a").cards if c.topic == "indication")
+    card = next(c for c in model_cards(run_scenario("seed-a")) if c.topic == "indication")
     detail = card.detail
     for expected in ("**Assessment.**", "off-label", "antisynthetase", "mycophenolate mofetil",
                      "glucocorticoid stopped", "Treatment history", "Regimen", "RIM trial, which missed its "
@@ -99,7 +99,7 @@ def test_summary_card_reads_like_an_assessment_and_saves_a_document():
 
 
 def test_seed_b_states_first_line_justification_without_claiming_preference():
-    card = next(c for c in run_scenario("seed-b").cards if c.topic == "indication")
+    card = next(c for c in model_cards(run_scenario("seed-b")) if c.topic == "indication")
     assert "anti-MDA5 antibody with interstitial lung disease" in card.detail
     assert "rapidly progressive interstitial lung disease (lung function decline)" in card.detail
     assert "states no preference" in card.detail
@@ -113,7 +113,7 @@ def test_seed_b_states_first_line_justification_without_claiming_preference():
 
 
 def test_seed_a_states_the_extended_interval_honestly():
-    detail = next(c for c in run_scenario("seed-a").cards if c.topic == "indication").detail
+    detail = next(c for c in model_cards(run_scenario("seed-a")) if c.topic == "indication").detail
     assert "not the labelled or studied regimen" in detail and "no source found supports" in detail
     assert "glucocorticoid stopped (2025-09-27)" in detail or "glucocorticoid stopped" in detail
     assert "maintenance" not in detail.split("**Data used**")[0]
@@ -121,47 +121,47 @@ def test_seed_a_states_the_extended_interval_honestly():
 
 def test_summary_numbers_sections_continuously_and_dates_safety_lines():
     for name in ("seed-a", "seed-b", "gpa-mg-m2"):
-        detail = next(c for c in run_scenario(name).cards if c.topic == "indication").detail
+        detail = next(c for c in model_cards(run_scenario(name)) if c.topic == "indication").detail
         numbers = [int(n) for n in re.findall(r"\*\*(\d+)\. ", detail)]
         assert numbers == list(range(1, len(numbers) + 1)), (name, numbers)
         assert re.search(r"\n\n\*\*\d+\. Safety work-up\.\*\*\n\n- ", detail), name
         for line in detail.split("Safety work-up.**")[1].split("\n\n")[1].splitlines():
             if ": done (" in line:  # a line resting on a result says how old it is
                 assert re.search(r"latest \d{4}-\d{2}-\d{2}\)$", line), line
-    seed_b = next(c for c in run_scenario("seed-b").cards if c.topic == "indication").detail
+    seed_b = next(c for c in model_cards(run_scenario("seed-b")) if c.topic == "indication").detail
     assert "- pregnancy: advisory (" in seed_b  # the new safety topics reach the summary
-    gpa_lines = next(c for c in run_scenario("gpa-mg-m2").cards if c.topic == "indication").detail
+    gpa_lines = next(c for c in model_cards(run_scenario("gpa-mg-m2")) if c.topic == "indication").detail
     assert "- infection: needs attention (see card)" in gpa_lines
-    gpa = next(c for c in run_scenario("gpa-mg-m2").cards if c.topic == "indication").detail
+    gpa = next(c for c in model_cards(run_scenario("gpa-mg-m2")) if c.topic == "indication").detail
     assert "375 mg/m2 x 4, every 7 days = 739 mg per dose at BSA 1.97 m² (Mosteller; Body height 175 cm" in gpa
 
 
 def test_pm_first_line_says_what_to_document():
-    card = next(c for c in run_scenario("pm-first-line").cards if c.topic == "indication")
+    card = next(c for c in model_cards(run_scenario("pm-first-line")) if c.topic == "indication")
     assert "conventional immunosuppressant" in card.summary
     assert "methotrexate, azathioprine, mycophenolate" in card.detail
     assert {r.code for r in card.overrideReasons} >= {"urgent-treatment", "documented-elsewhere"}
 
 
 def test_repeat_after_8_weeks_names_the_numbers():
-    card = next(c for c in run_scenario("repeat-8-weeks").cards if c.topic == "dosing")
+    card = next(c for c in model_cards(run_scenario("repeat-8-weeks")) if c.topic == "dosing")
     assert "Only 8 weeks since the last course started" in card.detail
     assert "at least 16 weeks apart" in card.detail
 
 
 def test_2000_mg_single_dose_is_flagged():
-    card = next(c for c in run_scenario("dose-2000mg").cards if c.topic == "dosing")
+    card = next(c for c in model_cards(run_scenario("dose-2000mg")) if c.topic == "dosing")
     assert "2,000 mg per dose exceeds the 1,000 mg single dose" in card.detail
 
 
 def test_hbsag_positive_untreated_is_critical_and_orders_hbv_dna():
-    card = next(c for c in run_scenario("hbsag-positive-untreated").cards if c.topic == "hbv")
+    card = next(c for c in model_cards(run_scenario("hbsag-positive-untreated")) if c.topic == "hbv")
     assert card.indicator == "critical"
     assert card.suggestions[0].actions[0].resource["code"]["coding"][0]["code"] == "42595-9"
 
 
 def test_tb_card_says_the_label_does_not_require_screening():
-    card = next(c for c in run_scenario("latent-tb-untreated").cards if c.topic == "tb")
+    card = next(c for c in model_cards(run_scenario("latent-tb-untreated")) if c.topic == "tb")
     assert "label does not require tuberculosis screening" in card.detail
     assert "CDS_TB_SCREENING=advisory" in card.detail
 
@@ -201,7 +201,7 @@ def test_order_without_a_dose_in_mg_still_gets_the_summary():
 
     outcome = run_scenario("seed-a", edit=no_dose)
     assert outcome.status == 200 and topics(outcome) == {("indication", "info"), ("dosing", "warning")}
-    summary = next(c for c in outcome.cards if c.topic == "indication")
+    summary = next(c for c in model_cards(outcome) if c.topic == "indication")
     assert "not stated in mg or mg/m2, so it was not compared" in summary.detail
 
 
@@ -260,7 +260,7 @@ def _creates(suggestions: list[Any]) -> list[str]:
 def test_no_combination_of_clicks_creates_an_order_twice(request_name):
     """Under "any" every suggestion may be accepted together; under "at-most-one" only one of them."""
     outcome = run_scenario(request_name.split(".")[0], request_name)
-    for card in outcome.cards:
+    for card in model_cards(outcome):
         choosable = [card.suggestions] if card.selectionBehavior == "any" else [[s] for s in card.suggestions]
         for accepted in choosable:
             assert len(_creates(accepted)) == len(set(_creates(accepted))), (request_name, card.summary)
@@ -269,6 +269,6 @@ def test_no_combination_of_clicks_creates_an_order_twice(request_name):
 
 
 def test_a_card_with_referral_and_drugs_keeps_disjoint_suggestions_under_any():
-    card = next(c for c in run_scenario("hbsag-positive-untreated").cards if c.topic == "hbv")
+    card = next(c for c in model_cards(run_scenario("hbsag-positive-untreated")) if c.topic == "hbv")
     assert card.selectionBehavior == "any"  # order the tests AND refer AND prescribe must stay possible
     assert [s.isRecommended for s in card.suggestions].count(None) == 0

@@ -254,7 +254,7 @@ def trends(record: PatientRecord) -> list[Plot]:
 def letter(order_findings: list[Finding], ctx: CardContext) -> Letter:
     """The medical-necessity card's text and document, or why there is none."""
     for card in build_cards(order_findings, ctx):
-        for suggestion in card.suggestions:
+        for suggestion in card.model().suggestions:
             for action in suggestion.actions:
                 if action.resource and action.resource.get("resourceType") == "DocumentReference":
                     markdown = card.detail or ""
