@@ -118,6 +118,10 @@ class LabIndex:
         self._by_text: dict[str, list[Resource]] = {}
         #: code -> its results, newest first
         self._results: dict[str, list[Result]] = {}
+        #: codes asked for together -> their results, newest first, each once
+        self._asked: dict[tuple[str, ...], list[Result]] = {}
+        #: knowledge test key -> its results (the rules' own lookups, kept here so they run once)
+        self.by_test: dict[str, list[Result]] = {}
         #: a date string read once per record: a panel's results share one
         self._dates: dict[str, datetime | None] = {}
         by_code = self._by_code
@@ -167,15 +171,19 @@ class LabIndex:
 
     def results(self, codes: Iterable[str]) -> list[Result]:
         """All results with any of ``codes``, newest first (undated last), each once."""
-        seen: set[int] = set()
-        out: list[Result] = []
-        for code in codes:
-            for r in self._results_for_code(code):
-                if id(r.resource) not in seen:
-                    seen.add(id(r.resource))
-                    out.append(r)
-        _newest_first(out)
-        return out
+        key = codes if type(codes) is tuple else tuple(codes)
+        out = self._asked.get(key)
+        if out is None:
+            seen: set[int] = set()
+            out = []
+            for code in key:
+                for r in self._results_for_code(code):
+                    if id(r.resource) not in seen:
+                        seen.add(id(r.resource))
+                        out.append(r)
+            _newest_first(out)
+            self._asked[key] = out
+        return list(out)  # the caller's own list: the index keeps its copy
 
     def results_named(self, names: Iterable[str]) -> list[Result]:
         """Results with only local codes whose test name contains one of ``names``, newest first."""
