@@ -68,14 +68,14 @@ def loinc_codes(concept: object) -> list[str] | None:
     heavy chart has thousands.  Same reading as codings(): a code must be a string,
     and a system that is empty or missing counts as LOINC."""
     if type(concept) is not dict:  # a broken feed's list of concepts, or nothing: the general walk
-        found = [code for system, code, _ in codings(concept) if not system or system == LOINC]
-        return found or None
+        read = [code for system, code, _ in codings(concept) if not system or system == LOINC]
+        return read or None
     coding = concept.get("coding")
     if type(coding) is dict:
         coding = (coding,)
     elif type(coding) is not list:
         return None
-    found = None
+    found: list[str] | None = None
     for c in coding:
         if type(c) is dict:
             value = c.get("code")

@@ -118,10 +118,16 @@ def gather_record(
 
     def keep(key: str, result: FetchResult) -> None:
         rtype = PREFETCH_TYPES[key]
-        # with_usable_id: downstream code may take every id as str | None.
-        data[key] = [with_usable_id(r) for r in result.resources if r.get("resourceType") == rtype]
+        kept: list[dict[str, Any]] = []
+        data[key] = kept
+        # One pass: a heavy chart's Observations are thousands.
         for r in result.resources:
-            if r.get("resourceType") == "Medication" and type(r.get("id")) is str and r["id"]:
+            found_type = r.get("resourceType")
+            if found_type == rtype:
+                rid = r.get("id")
+                # with_usable_id (a copy) only for a broken id: downstream code takes every id as str | None.
+                kept.append(r if rid is None or (type(rid) is str and rid) else with_usable_id(r))
+            elif found_type == "Medication" and type(r.get("id")) is str and r["id"]:
                 medications[f"Medication/{r['id']}"] = r
 
     to_query = []
