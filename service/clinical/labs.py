@@ -9,6 +9,10 @@ for) and, when it has no LOINC code at all, under its test name.  A heavy
 chart has thousands of vital signs no rule reads: they are passed over
 without reading their status or parsing their dates.  A code outside that
 list still gets its results, from a scan of its own.
+
+Results of one date are listed in canonical_key() order (record.py), whatever
+order the Observations came in: the index sorts the few results a rule asks
+for, so the thousands of others need not be sorted at all.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from service.clinical.fhir_values import (
     status_of,
 )
 from service.clinical.findings import Evidence
-from service.clinical.record import PatientRecord, Resource
+from service.clinical.record import PatientRecord, Resource, canonical_key
 from service.knowledge import load
 
 LOINC = "http://loinc.org"
@@ -114,8 +118,8 @@ class LabIndex:
         wanted = indexed_codes()
         #: indexed code -> usable Observations in record order (one per coding, as codings() reads them)
         self._by_code: dict[str, list[Resource]] = {}
-        #: Observations without a LOINC coding, by distinct lower-cased test name
-        self._by_text: dict[str, list[Resource]] = {}
+        #: Observations without a LOINC coding, by distinct lower-cased test name, with their place in the record
+        self._by_text: dict[str, list[tuple[int, Resource]]] = {}
         #: code -> its results, newest first
         self._results: dict[str, list[Result]] = {}
         #: codes asked for together -> their results, newest first, each once
@@ -125,12 +129,12 @@ class LabIndex:
         #: a date string read once per record: a panel's results share one
         self._dates: dict[str, datetime | None] = {}
         by_code = self._by_code
-        for obs in observations:
+        for place, obs in enumerate(observations):
             concept = obs.get("code")
             codes = loinc_codes(concept)
             if codes is None:
                 if _usable(obs):
-                    self._by_text.setdefault(_test_text(concept), []).append(obs)
+                    self._by_text.setdefault(_test_text(concept), []).append((place, obs))
                 continue
             usable: bool | None = None
             for code in codes:
@@ -164,7 +168,7 @@ class LabIndex:
             else:  # a code the knowledge data does not list: read the record for it alone
                 group = [obs for obs in self._observations
                          for c in (loinc_codes(obs.get("code")) or ()) if c == code and _usable(obs)]
-            found = [Result(self._when(obs), obs) for obs in group]
+            found = [Result(self._when(obs), obs) for obs in sorted(group, key=canonical_key)]
             _newest_first(found)
             self._results[code] = found
         return found
@@ -186,13 +190,23 @@ class LabIndex:
         return list(out)  # the caller's own list: the index keeps its copy
 
     def results_named(self, names: Iterable[str]) -> list[Result]:
-        """Results with only local codes whose test name contains one of ``names``, newest first."""
+        """Results with only local codes whose test name contains one of ``names``, newest first.
+
+        Results of one date keep the order of a canonically sorted record: test by
+        test, in the order each test first appears, then result by result."""
         wanted = [n.lower() for n in names]
-        found = [Result(self._when(obs), obs)
-                 for text, group in self._by_text.items() if any(w in text for w in wanted)
-                 for obs in group]
+        tests = [sorted(group, key=_canonical_place)
+                 for text, group in self._by_text.items() if any(w in text for w in wanted)]
+        tests.sort(key=lambda group: _canonical_place(group[0]))
+        found = [Result(self._when(obs), obs) for group in tests for _, obs in group]
         _newest_first(found)
         return found
+
+
+def _canonical_place(entry: tuple[int, Resource]) -> tuple[int, str, int]:
+    """canonical_key(), then the place in the record (a stable sort's tie-break)."""
+    place, obs = entry
+    return (*canonical_key(obs), place)
 
 
 def lab_index(record: PatientRecord) -> LabIndex:

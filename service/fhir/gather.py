@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 from service.clinical.fhir_values import with_usable_id
-from service.clinical.record import PatientRecord
+from service.clinical.record import PatientRecord, canonical_key
 from service.fhir import medications as meds
 from service.fhir.access import FhirAccess
 from service.fhir.client import FetchResult, FhirClient, collect_bundle, next_link
@@ -212,7 +212,9 @@ def gather_record(
         now=now,
         patient=patient_list[0] if patient_list else None,
         conditions=_canonical(data.get("conditions", ())),
-        observations=_canonical(data.get("observations", ())),
+        # As they came: the lab index orders the few results a rule reads (labs.py); sorting
+        # a heavy chart's thousands of Observations cost as much as the rules that read them.
+        observations=tuple(data.get("observations", ())),
         medication_statements=_canonical(data.get("medicationStatements", ())),
         medication_requests=_canonical(data.get("medicationRequests", ())),
         medication_administrations=_canonical(data.get("medicationAdministrations", ())),
@@ -229,11 +231,9 @@ def gather_record(
 
 
 def _canonical(resources: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """A section in an order no server decides.  Servers may ignore ``_sort`` and page
-    as they like; rules break ties (two conditions with one onset date) by record
-    order, so the same chart must give the same cards whatever order it came in.
-    Shorter ids first, then by text: "obs-2" before "obs-10"."""
-    return tuple(sorted(resources, key=lambda r: (len(r.get("id") or ""), r.get("id") or "")))
+    """A section in an order no server decides (record.canonical_key): rules break ties
+    (two conditions with one onset date) by record order."""
+    return tuple(sorted(resources, key=canonical_key))
 
 
 def _keep_lab(result: FetchResult, stats: GatherStats, into: list[dict[str, Any]]) -> None:

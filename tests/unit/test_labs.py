@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from service.clinical import labs
+from service.clinical.record import canonical_key
 from tests.records import obs, record
 
 
@@ -31,3 +37,32 @@ def test_a_result_with_only_a_local_code_is_found_by_its_name() -> None:
     rec = record(coded, local)
     assert [r.id for r in labs.results_named(rec, ["surface ag"])] == [local["id"]]
     assert [r.id for r in labs.results(rec, ["5195-3"])] == [coded["id"]]
+
+
+_LOCAL_NAMES = ["hep b surface ag", "surface ag screen", "igg total"]
+
+
+@st.composite
+def _observations(draw: st.DrawFn) -> list[dict[str, Any]]:
+    ids = draw(st.lists(st.integers(0, 60), min_size=1, max_size=14, unique=True))
+    out = []
+    for n in ids:
+        o = obs(draw(st.sampled_from(["5195-3", "5196-1", "2465-3", "1234-5"])), draw(st.sampled_from([1, 2, 40])))
+        o["id"] = f"o{n}"
+        if draw(st.booleans()):
+            o["code"] = {"coding": [{"system": "http://lab.example", "code": "L"}], "text": draw(st.sampled_from(_LOCAL_NAMES))}
+        out.append(o)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(_observations(), st.randoms(use_true_random=False))
+def test_results_come_in_one_order_whatever_order_the_observations_came_in(observations, rnd) -> None:
+    """gather leaves Observations as the server sent them: the index breaks ties between results of one date."""
+    shuffled = list(observations)
+    rnd.shuffle(shuffled)
+    a, b = record(*sorted(observations, key=canonical_key)), record(*shuffled)
+    for codes in (["5195-3", "5196-1"], ["2465-3"], ["1234-5"]):
+        assert [r.id for r in labs.results(a, codes)] == [r.id for r in labs.results(b, codes)]
+    for names in (["surface ag"], ["igg"], ["surface ag", "igg"]):
+        assert [r.id for r in labs.results_named(a, names)] == [r.id for r in labs.results_named(b, names)]
