@@ -116,12 +116,14 @@ def gather_record(
     unavailable: set[str] = set()
     jobs: dict[str, Callable[[], FetchResult]] = {}
 
-    def keep(key: str, result: FetchResult) -> None:
+    def keep(key: str, resources: Iterable[Any]) -> None:
         rtype = PREFETCH_TYPES[key]
         kept: list[dict[str, Any]] = []
         data[key] = kept
         # One pass: a heavy chart's Observations are thousands.
-        for r in result.resources:
+        for r in resources:
+            if not isinstance(r, dict):  # a Bundle entry without a resource
+                continue
             found_type = r.get("resourceType")
             if found_type == rtype:
                 rid = r.get("id")
@@ -141,9 +143,7 @@ def gather_record(
             value = prefetch[key]
             stats.origins[key] = "prefetch"
             if value.get("resourceType") == "Bundle":
-                first = FetchResult()
-                collect_bundle(value, (rtype, *_ALSO_KEEP), first)
-                keep(key, first)
+                keep(key, _entry_resources(value))
                 if access is not None and _has_next(value):
                     jobs[key] = _continue_job(client, access, value, rtype, deadline)
             else:
@@ -188,7 +188,7 @@ def gather_record(
                     # A continued prefetch Bundle: keep the first page plus the rest.
                     if stats.origins.get(key) == "prefetch":
                         result.resources = data.get(key, []) + result.resources
-                    keep(key, result)
+                    keep(key, result.resources)
         for fut in pending:  # past the deadline: answer with what we have
             key = futures[fut]
             fut.cancel()
@@ -292,6 +292,12 @@ def _resolve_medications(
     }
     stats.unresolved_medications = {ref for refs in unresolved.values() for ref in refs}
     return {key: refs for key, refs in unresolved.items() if refs}
+
+
+def _entry_resources(bundle: dict[str, Any]) -> list[Any]:
+    """What a prefetch Bundle's entries hold; keep() sorts out the types, in the same pass."""
+    entries = bundle.get("entry")
+    return [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 def _has_next(bundle: dict[str, Any]) -> bool:
