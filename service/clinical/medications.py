@@ -77,6 +77,14 @@ def _class_matchers(class_key: str) -> tuple[frozenset[str], re.Pattern[str], st
     return frozenset(entry["rxnorm"]), re.compile(rf"(?<![a-z])(?:{names})"), entry["display"]
 
 
+@cache
+def _any_class() -> tuple[frozenset[str], re.Pattern[str]]:
+    """The codes and names of every class at once: most drugs of a chart are of no class asked about."""
+    classes = [entry for entry in load("medication_classes").values() if isinstance(entry, dict) and "names" in entry]
+    names = "|".join(re.escape(n) for c in classes for n in sorted(c["names"], key=len, reverse=True))
+    return frozenset(code for c in classes for code in c["rxnorm"]), re.compile(rf"(?<![a-z])(?:{names})")
+
+
 #: (resource, drug concept, lower-cased text, RxNorm codes) of one medication resource
 _Use = tuple[Resource, Any, str, tuple[str, ...]]
 
@@ -88,14 +96,19 @@ class _MedicationIndex:
     (text and RxNorm codes) is matched against a class once, not once per refill."""
 
     def __init__(self, record: PatientRecord) -> None:
+        #: uses of a drug of some class (rituximab itself, for one, is of none)
         self.uses: list[_Use] = []
+        class_codes, class_names = _any_class()
         for r in (*record.medication_statements, *record.medication_requests,
                   *record.medication_administrations):
             if is_entered_in_error(r) or status_of(r) in _NEVER_TAKEN:
                 continue
             concept = medication_concept(r, record)
             rxnorm = tuple(c for s, c, _ in codings(concept) if not s or s == RXNORM)
-            self.uses.append((r, concept, concept_text(concept), rxnorm))
+            text = concept_text(concept)
+            if class_codes.isdisjoint(rxnorm) and class_names.search(text) is None:
+                continue
+            self.uses.append((r, concept, text, rxnorm))
         #: class key -> its uses, newest first
         self.by_class: dict[str, list[MedicationUse]] = {}
 
