@@ -5,6 +5,9 @@ handle_hook N times under callgrind after a warm-up, and once with the
 warm-up only; the difference divided by N is the cost of one call: parse the
 raw body, the rules, the cards, the JSON answer (no HTTP server, no audit).
 Needs the ``valgrind`` Debian package.  Takes a minute or two per workload.
+``--heavy`` adds the heavy chart (about 2,000 Observations in the prefetch; fewer
+calls, each is slow under valgrind).  Each call parses the raw body afresh, so the
+heavy figure includes the garbage collector's passes over that many new objects.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ("seed-a order-sign", "seed-b order-sign")
+HEAVY = "heavy order-sign"
 
 _CHILD = """
 import logging, sys
@@ -65,8 +69,11 @@ def per_call(workload: str, calls: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.instructions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--heavy", action="store_true", help=f"also count {HEAVY!r} (with --calls / 4 calls)")
     args = parser.parse_args(argv)
     rows = {w: per_call(w, args.calls) for w in WORKLOADS}
+    if args.heavy:
+        rows[HEAVY] = per_call(HEAVY, max(1, args.calls // 4))
     print("| workload | instructions per call (parse, rules, cards, JSON out) |\n|---|---|")
     for w, n in rows.items():
         print(f"| {w} | {n / 1e6:.2f} M |")

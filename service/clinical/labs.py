@@ -2,6 +2,17 @@
 
 Sibling codes for the same test (e.g. HBsAg 5195-3 and 5196-1) are matched
 as a set, never a single code (clinical-rules.md §6.4).
+
+One pass over the Observations files each under the LOINC codes the rules
+read (knowledge/observation_codes.yaml, the list the prefetch template asks
+for) and, when it has no LOINC code at all, under its test name.  A heavy
+chart has thousands of vital signs no rule reads: they are passed over
+without reading their status or parsing their dates.  A code outside that
+list still gets its results, from a scan of its own.
+
+Results of one date are listed in canonical_key() order (record.py), whatever
+order the Observations came in: the index sorts the few results a rule asks
+for, so the thousands of others need not be sorted at all.
 """
 
 from __future__ import annotations
@@ -9,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from service.clinical.fhir_values import (
     codings,
@@ -16,10 +28,12 @@ from service.clinical.fhir_values import (
     effective_datetime,
     finite_number,
     is_entered_in_error,
+    parse_datetime,
     status_of,
 )
 from service.clinical.findings import Evidence
-from service.clinical.record import PatientRecord, Resource
+from service.clinical.record import PatientRecord, Resource, canonical_key
+from service.knowledge import load
 
 LOINC = "http://loinc.org"
 _EXCLUDED = {"entered-in-error", "cancelled", "registered"}
@@ -45,99 +59,167 @@ def _newest_first(results: list[Result]) -> None:
     results.sort(key=lambda r: r.when or UNDATED, reverse=True)
 
 
-@dataclass(frozen=True)
-class _Catalogue:
-    """Every usable Observation once: by LOINC code, and by test name text."""
-
-    by_code: dict[str, list[Resource]]
-    #: Observations without a LOINC coding, by distinct lower-cased test name
-    by_text: dict[str, list[Resource]]
+@cache
+def indexed_codes() -> frozenset[str]:
+    """The LOINC codes the rules read (knowledge/observation_codes.yaml)."""
+    return frozenset(str(code) for code in load("observation_codes")["codes"])
 
 
-def _test_text(concept: object, coded: list[tuple[str, str, str]]) -> str:
-    """concept_text() of one Observation.code, reusing its already-read codings."""
-    if type(concept) is not dict:
-        return concept_text(concept)
-    text = concept.get("text")
-    parts = [text] if isinstance(text, str) else []
-    parts.extend(display for _, _, display in coded if display)
-    return " ".join(parts).lower()
+def loinc_codes(concept: object) -> list[str] | None:
+    """The LOINC (or system-less) codes of one Observation.code; None when it has none.
 
-
-def _index_loinc(obs: Resource, concept: object, by_code: dict[str, list[Resource]]) -> bool:
-    """File ``obs`` under each LOINC (or system-less) code of its ``code``; whether there was one.
-
-    The codings() walk inlined, without its tuples: this runs once per Observation, and a
-    heavy chart has thousands.  Same reading as codings(): a code must be a string, and a
-    system that is empty or missing counts as LOINC."""
+    codings() inlined, without its tuples: this runs once per Observation, and a
+    heavy chart has thousands.  Same reading as codings(): a code must be a string,
+    and a system that is empty or missing counts as LOINC."""
     if type(concept) is not dict:  # a broken feed's list of concepts, or nothing: the general walk
-        filed = False
-        for system, code, _ in codings(concept):
-            if not system or system == LOINC:
-                by_code.setdefault(code, []).append(obs)
-                filed = True
-        return filed
+        read = [code for system, code, _ in codings(concept) if not system or system == LOINC]
+        return read or None
     coding = concept.get("coding")
     if type(coding) is dict:
         coding = (coding,)
     elif type(coding) is not list:
-        return False
-    filed = False
+        return None
+    found: list[str] | None = None
     for c in coding:
         if type(c) is dict:
             value = c.get("code")
             if type(value) is str:
-                coding_system = c.get("system")
-                if not coding_system or coding_system == LOINC:
-                    group = by_code.get(value)
+                system = c.get("system")
+                if not system or system == LOINC:
+                    if found is None:
+                        found = [value]
+                    else:
+                        found.append(value)
+    return found
+
+
+def _usable(obs: Resource) -> bool:
+    return status_of(obs) not in _EXCLUDED and not is_entered_in_error(obs)
+
+
+def _test_text(concept: object) -> str:
+    """concept_text() of one Observation.code (the name a local code is found by)."""
+    if type(concept) is not dict:
+        return concept_text(concept)
+    text = concept.get("text")
+    parts = [text] if isinstance(text, str) else []
+    parts.extend(display for _, _, display in codings(concept) if display)
+    return " ".join(parts).lower()
+
+
+class LabIndex:
+    """The usable Observations of one record, by LOINC code and by local test name.
+
+    Built once per record (see module docstring); each code's results get their
+    dates parsed and sorted on first use, then are kept."""
+
+    def __init__(self, observations: Iterable[Resource]) -> None:
+        self._observations = observations
+        wanted = indexed_codes()
+        #: indexed code -> usable Observations in record order (one per coding, as codings() reads them)
+        self._by_code: dict[str, list[Resource]] = {}
+        #: Observations without a LOINC coding, by distinct lower-cased test name, with their place in the record
+        self._by_text: dict[str, list[tuple[int, Resource]]] = {}
+        #: code -> its results, newest first
+        self._results: dict[str, list[Result]] = {}
+        #: codes asked for together -> their results, newest first, each once
+        self._asked: dict[tuple[str, ...], list[Result]] = {}
+        #: knowledge test key -> its results (the rules' own lookups, kept here so they run once)
+        self.by_test: dict[str, list[Result]] = {}
+        #: a date string read once per record: a panel's results share one
+        self._dates: dict[str, datetime | None] = {}
+        by_code = self._by_code
+        for place, obs in enumerate(observations):
+            concept = obs.get("code")
+            codes = loinc_codes(concept)
+            if codes is None:
+                if _usable(obs):
+                    self._by_text.setdefault(_test_text(concept), []).append((place, obs))
+                continue
+            usable: bool | None = None
+            for code in codes:
+                if code in wanted:
+                    if usable is None:
+                        usable = _usable(obs)
+                    if not usable:
+                        break
+                    group = by_code.get(code)
                     if group is None:
-                        by_code[value] = [obs]
+                        by_code[code] = [obs]
                     else:
                         group.append(obs)
-                    filed = True
-    return filed
 
+    def _when(self, obs: Resource) -> datetime | None:
+        """effective_datetime(), with the common effectiveDateTime string parsed once per record."""
+        value = obs.get("effectiveDateTime")
+        if type(value) is not str:
+            return effective_datetime(obs)
+        if value in self._dates:
+            when = self._dates[value]
+        else:
+            when = self._dates[value] = parse_datetime(value)
+        return when if when is not None else effective_datetime(obs)
 
-def _catalogue(record: PatientRecord) -> _Catalogue:
-    """Built in one pass per record.  A heavy chart has thousands of vital signs
-    the rules never read, so dates are parsed later, only for the codes asked for."""
+    def _results_for_code(self, code: str) -> list[Result]:
+        found = self._results.get(code)
+        if found is None:
+            if code in indexed_codes():
+                group = self._by_code.get(code, ())
+            else:  # a code the knowledge data does not list: read the record for it alone
+                group = [obs for obs in self._observations
+                         for c in (loinc_codes(obs.get("code")) or ()) if c == code and _usable(obs)]
+            found = [Result(self._when(obs), obs) for obs in sorted(group, key=canonical_key)]
+            _newest_first(found)
+            self._results[code] = found
+        return found
 
-    def build() -> _Catalogue:
-        by_code: dict[str, list[Resource]] = {}
-        by_text: dict[str, list[Resource]] = {}
-        for obs in record.observations:
-            if status_of(obs) in _EXCLUDED or is_entered_in_error(obs):
-                continue
-            concept = obs.get("code")
-            if _index_loinc(obs, concept, by_code):
-                continue
-            # names are for local lab codes (indications.yaml)
-            by_text.setdefault(_test_text(concept, codings(concept)), []).append(obs)
-        return _Catalogue(by_code, by_text)
+    def results(self, codes: Iterable[str]) -> list[Result]:
+        """All results with any of ``codes``, newest first (undated last), each once."""
+        key = codes if type(codes) is tuple else tuple(codes)
+        out = self._asked.get(key)
+        if out is None:
+            seen: set[int] = set()
+            out = []
+            for code in key:
+                for r in self._results_for_code(code):
+                    if id(r.resource) not in seen:
+                        seen.add(id(r.resource))
+                        out.append(r)
+            _newest_first(out)
+            self._asked[key] = out
+        return list(out)  # the caller's own list: the index keeps its copy
 
-    return record.memo("lab_catalogue", build)
+    def results_named(self, names: Iterable[str]) -> list[Result]:
+        """Results with only local codes whose test name contains one of ``names``, newest first.
 
-
-def _results_for_code(record: PatientRecord, code: str) -> list[Result]:
-    def build() -> list[Result]:
-        found = [Result(effective_datetime(obs), obs) for obs in _catalogue(record).by_code.get(code, ())]
+        Results of one date keep the order of a canonically sorted record: test by
+        test, in the order each test first appears, then result by result."""
+        wanted = [n.lower() for n in names]
+        tests = [sorted(group, key=_canonical_place)
+                 for text, group in self._by_text.items() if any(w in text for w in wanted)]
+        tests.sort(key=lambda group: _canonical_place(group[0]))
+        found = [Result(self._when(obs), obs) for group in tests for _, obs in group]
         _newest_first(found)
         return found
 
-    return record.memo(f"lab_results:{code}", build)
+
+def _canonical_place(entry: tuple[int, Resource]) -> tuple[int, str, int]:
+    """canonical_key(), then the place in the record (a stable sort's tie-break)."""
+    place, obs = entry
+    return (*canonical_key(obs), place)
+
+
+def lab_index(record: PatientRecord) -> LabIndex:
+    """The record's LabIndex, built on first use."""
+    index = record.derived.get("labs")
+    if index is None:
+        index = record.derived["labs"] = LabIndex(record.observations)
+    return index  # type: ignore[no-any-return]
 
 
 def results(record: PatientRecord, codes: Iterable[str]) -> list[Result]:
     """All results with any of ``codes``, newest first (undated last), each once."""
-    seen: set[int] = set()
-    out: list[Result] = []
-    for code in codes:
-        for r in _results_for_code(record, code):
-            if id(r.resource) not in seen:
-                seen.add(id(r.resource))
-                out.append(r)
-    _newest_first(out)
-    return out
+    return lab_index(record).results(codes)
 
 
 def results_named(record: PatientRecord, names: Iterable[str]) -> list[Result]:
@@ -145,12 +227,7 @@ def results_named(record: PatientRecord, names: Iterable[str]) -> list[Result]:
 
     LOINC-coded results are found by code (results()); names are the fallback
     for labs that send local codes only (indications.yaml)."""
-    wanted = [n.lower() for n in names]
-    found = [Result(effective_datetime(obs), obs)
-             for text, group in _catalogue(record).by_text.items() if any(w in text for w in wanted)
-             for obs in group]
-    _newest_first(found)
-    return found
+    return lab_index(record).results_named(names)
 
 
 def test_name(obs: Resource) -> str:

@@ -77,22 +77,47 @@ def _class_matchers(class_key: str) -> tuple[frozenset[str], re.Pattern[str], st
     return frozenset(entry["rxnorm"]), re.compile(rf"(?<![a-z])(?:{names})"), entry["display"]
 
 
-def _uses(record: PatientRecord) -> list[tuple[Resource, Any, str, tuple[str, ...]]]:
-    """(resource, drug concept, lower-cased text, RxNorm codes) of every medication
-    resource, read once per record (a heavy chart has hundreds of refills)."""
+@cache
+def _any_class() -> tuple[frozenset[str], re.Pattern[str]]:
+    """The codes and names of every class at once: most drugs of a chart are of no class asked about."""
+    classes = [entry for entry in load("medication_classes").values() if isinstance(entry, dict) and "names" in entry]
+    names = "|".join(re.escape(n) for c in classes for n in sorted(c["names"], key=len, reverse=True))
+    return frozenset(code for c in classes for code in c["rxnorm"]), re.compile(rf"(?<![a-z])(?:{names})")
 
-    def build() -> list[tuple[Resource, Any, str, tuple[str, ...]]]:
-        out = []
+
+#: (resource, drug concept, lower-cased text, RxNorm codes) of one medication resource
+_Use = tuple[Resource, Any, str, tuple[str, ...]]
+
+
+class _MedicationIndex:
+    """Every medication resource read once per record, and the uses of each class asked for.
+
+    A heavy chart has hundreds of refills of a few drugs: each distinct drug
+    (text and RxNorm codes) is matched against a class once, not once per refill."""
+
+    def __init__(self, record: PatientRecord) -> None:
+        #: uses of a drug of some class (rituximab itself, for one, is of none)
+        self.uses: list[_Use] = []
+        class_codes, class_names = _any_class()
         for r in (*record.medication_statements, *record.medication_requests,
                   *record.medication_administrations):
             if is_entered_in_error(r) or status_of(r) in _NEVER_TAKEN:
                 continue
             concept = medication_concept(r, record)
             rxnorm = tuple(c for s, c, _ in codings(concept) if not s or s == RXNORM)
-            out.append((r, concept, concept_text(concept), rxnorm))
-        return out
+            text = concept_text(concept)
+            if class_codes.isdisjoint(rxnorm) and class_names.search(text) is None:
+                continue
+            self.uses.append((r, concept, text, rxnorm))
+        #: class key -> its uses, newest first
+        self.by_class: dict[str, list[MedicationUse]] = {}
 
-    return record.memo("medication_uses", build)
+
+def _index(record: PatientRecord) -> _MedicationIndex:
+    index = record.derived.get("medications")
+    if index is None:
+        index = record.derived["medications"] = _MedicationIndex(record)
+    return index  # type: ignore[no-any-return]
 
 
 #: sorts undated uses last when sorting newest first
@@ -112,16 +137,26 @@ def _period(resource: Resource) -> tuple[datetime | None, datetime | None]:
 
 def uses_of_class(record: PatientRecord, class_key: str) -> list[MedicationUse]:
     """Every record of a drug of ``class_key`` (medication_classes.yaml), newest first."""
-    return list(record.memo(f"uses_of_class:{class_key}", lambda: _find_uses(record, class_key)))
+    index = _index(record)
+    found = index.by_class.get(class_key)
+    if found is None:
+        found = index.by_class[class_key] = _find_uses(index.uses, class_key)
+    return list(found)
 
 
-def _find_uses(record: PatientRecord, class_key: str) -> list[MedicationUse]:
+def _find_uses(uses: list[_Use], class_key: str) -> list[MedicationUse]:
     codes, names, _ = _class_matchers(class_key)
     found = []
-    for resource, concept, text, rxnorm in _uses(record):
-        code = next((c for c in rxnorm if c in codes), None)
-        match = names.search(text)
-        if code is None and match is None:
+    #: (text, RxNorm codes) -> the matching code and name, for a drug already read
+    drugs: dict[tuple[str, tuple[str, ...]], tuple[str | None, str | None]] = {}
+    for resource, concept, text, rxnorm in uses:
+        drug = drugs.get((text, rxnorm))
+        if drug is None:
+            match = names.search(text)
+            drug = drugs[(text, rxnorm)] = (next((c for c in rxnorm if c in codes), None),
+                                            match.group(0) if match else None)
+        code, matched_name = drug
+        if code is None and matched_name is None:
             continue
         start, end = _period(resource)
         status = status_of(resource) or "unknown"
@@ -130,7 +165,7 @@ def _find_uses(record: PatientRecord, class_key: str) -> list[MedicationUse]:
         label = concept.get("text") if isinstance(concept, dict) else None  # a broken feed may send a list
         found.append(MedicationUse(
             resource_type=rtype, resource_id=resource.get("id"),
-            name=(label if isinstance(label, str) else None) or (match.group(0) if match else code) or class_key,
+            name=(label if isinstance(label, str) else None) or matched_name or code or class_key,
             code=code, active=active, start=start, end=end, status=status, resource=resource,
         ))
     found.sort(key=lambda u: u.start or _UNDATED, reverse=True)

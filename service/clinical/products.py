@@ -20,6 +20,8 @@ class _Index:
     by_hcpcs: dict[str, str]
     by_ndc: dict[str, str]
     names: tuple[tuple[re.Pattern[str], str], ...]
+    #: any of the names: most medication texts name no rituximab product, and one search says so
+    any_name: re.Pattern[str]
     rxnorm_systems: frozenset[str]
     hcpcs_systems: frozenset[str]
     ndc_systems: frozenset[str]
@@ -42,9 +44,10 @@ def _index() -> _Index:
     patterns = tuple(
         (re.compile(r"(?<![a-z])" + re.escape(n) + r"(?![a-z])"), key) for n, key in names
     )
+    any_name = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(n) for n, _ in names) + r")(?![a-z])")
     systems = data["systems"]
     return _Index(
-        by_rx, by_hcpcs, by_ndc, patterns,
+        by_rx, by_hcpcs, by_ndc, patterns, any_name,
         frozenset(as_list(systems["rxnorm"])),
         frozenset(as_list(systems["hcpcs"])),
         frozenset(as_list(systems["ndc"])),
@@ -88,7 +91,10 @@ def match_concept(concept: Any) -> tuple[str, str, str] | None:
 def match_text(text: str) -> str | None:
     """Product key named in free text (last resort)."""
     lowered = text.lower()
-    for pattern, key in _index().names:
+    index = _index()
+    if index.any_name.search(lowered) is None:
+        return None
+    for pattern, key in index.names:
         if pattern.search(lowered):
             return key
     return None

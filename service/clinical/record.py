@@ -46,6 +46,8 @@ class PatientRecord:
     now: datetime
     patient: Resource | None = None
     conditions: tuple[Resource, ...] = ()
+    #: in the order they came (the other sections are in canonical_key() order):
+    #: the lab index orders the results it hands out itself
     observations: tuple[Resource, ...] = ()
     medication_statements: tuple[Resource, ...] = ()
     medication_requests: tuple[Resource, ...] = ()
@@ -80,6 +82,16 @@ class PatientRecord:
         if section is None:
             return "absent"
         return self.origins.get(section, "absent")
+
+
+def canonical_key(resource: Resource) -> tuple[int, str]:
+    """A record order no server decides: shorter ids first, then by text ("obs-2" before "obs-10").
+
+    Servers may ignore ``_sort`` and page as they like; rules break ties (two
+    results of one date) by this order, so the same chart gives the same cards
+    whatever order it came in."""
+    rid = resource.get("id") or ""
+    return len(rid), rid
 
 
 SECTION_OF_TYPE: dict[str, str] = {

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 from service.clinical.fhir_values import with_usable_id
-from service.clinical.record import PatientRecord
+from service.clinical.record import PatientRecord, canonical_key
 from service.fhir import medications as meds
 from service.fhir.access import FhirAccess
 from service.fhir.client import FetchResult, FhirClient, collect_bundle, next_link
@@ -116,12 +116,20 @@ def gather_record(
     unavailable: set[str] = set()
     jobs: dict[str, Callable[[], FetchResult]] = {}
 
-    def keep(key: str, result: FetchResult) -> None:
+    def keep(key: str, resources: Iterable[Any]) -> None:
         rtype = PREFETCH_TYPES[key]
-        # with_usable_id: downstream code may take every id as str | None.
-        data[key] = [with_usable_id(r) for r in result.resources if r.get("resourceType") == rtype]
-        for r in result.resources:
-            if r.get("resourceType") == "Medication" and type(r.get("id")) is str and r["id"]:
+        kept: list[dict[str, Any]] = []
+        data[key] = kept
+        # One pass: a heavy chart's Observations are thousands.
+        for r in resources:
+            if not isinstance(r, dict):  # a Bundle entry without a resource
+                continue
+            found_type = r.get("resourceType")
+            if found_type == rtype:
+                rid = r.get("id")
+                # with_usable_id (a copy) only for a broken id: downstream code takes every id as str | None.
+                kept.append(r if rid is None or (type(rid) is str and rid) else with_usable_id(r))
+            elif found_type == "Medication" and type(r.get("id")) is str and r["id"]:
                 medications[f"Medication/{r['id']}"] = r
 
     to_query = []
@@ -135,9 +143,7 @@ def gather_record(
             value = prefetch[key]
             stats.origins[key] = "prefetch"
             if value.get("resourceType") == "Bundle":
-                first = FetchResult()
-                collect_bundle(value, (rtype, *_ALSO_KEEP), first)
-                keep(key, first)
+                keep(key, _entry_resources(value))
                 if access is not None and _has_next(value):
                     jobs[key] = _continue_job(client, access, value, rtype, deadline)
             else:
@@ -182,7 +188,7 @@ def gather_record(
                     # A continued prefetch Bundle: keep the first page plus the rest.
                     if stats.origins.get(key) == "prefetch":
                         result.resources = data.get(key, []) + result.resources
-                    keep(key, result)
+                    keep(key, result.resources)
         for fut in pending:  # past the deadline: answer with what we have
             key = futures[fut]
             fut.cancel()
@@ -206,7 +212,9 @@ def gather_record(
         now=now,
         patient=patient_list[0] if patient_list else None,
         conditions=_canonical(data.get("conditions", ())),
-        observations=_canonical(data.get("observations", ())),
+        # As they came: the lab index orders the few results a rule reads (labs.py); sorting
+        # a heavy chart's thousands of Observations cost as much as the rules that read them.
+        observations=tuple(data.get("observations", ())),
         medication_statements=_canonical(data.get("medicationStatements", ())),
         medication_requests=_canonical(data.get("medicationRequests", ())),
         medication_administrations=_canonical(data.get("medicationAdministrations", ())),
@@ -223,11 +231,9 @@ def gather_record(
 
 
 def _canonical(resources: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """A section in an order no server decides.  Servers may ignore ``_sort`` and page
-    as they like; rules break ties (two conditions with one onset date) by record
-    order, so the same chart must give the same cards whatever order it came in.
-    Shorter ids first, then by text: "obs-2" before "obs-10"."""
-    return tuple(sorted(resources, key=lambda r: (len(r.get("id") or ""), r.get("id") or "")))
+    """A section in an order no server decides (record.canonical_key): rules break ties
+    (two conditions with one onset date) by record order."""
+    return tuple(sorted(resources, key=canonical_key))
 
 
 def _keep_lab(result: FetchResult, stats: GatherStats, into: list[dict[str, Any]]) -> None:
@@ -286,6 +292,12 @@ def _resolve_medications(
     }
     stats.unresolved_medications = {ref for refs in unresolved.values() for ref in refs}
     return {key: refs for key, refs in unresolved.items() if refs}
+
+
+def _entry_resources(bundle: dict[str, Any]) -> list[Any]:
+    """What a prefetch Bundle's entries hold; keep() sorts out the types, in the same pass."""
+    entries = bundle.get("entry")
+    return [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 def _has_next(bundle: dict[str, Any]) -> bool:

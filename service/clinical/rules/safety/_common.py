@@ -49,15 +49,18 @@ def lab_results(record: PatientRecord, key: str) -> list[Result]:
     knowledge/safety.yaml find them, and ``not_names`` keeps look-alike tests
     (surface antibody for surface antigen, IgM for total anti-HBc) out.
     """
-    spec = cfg("tests")[key]
-    found = labs.results(record, spec["loinc"])
-    if spec.get("names"):
-        excluded = [w.lower() for w in spec.get("not_names", [])]
-        local = [r for r in labs.results_named(record, spec["names"])
-                 if not any(w in labs.test_name(r.resource).lower() for w in excluded)]
-        if local:
-            found = sorted([*found, *local], key=lambda r: r.when or labs.UNDATED, reverse=True)
-    return found
+    known = labs.lab_index(record).by_test
+    if key not in known:
+        spec = cfg("tests")[key]
+        found = labs.results(record, spec["loinc"])
+        if spec.get("names"):
+            excluded = [w.lower() for w in spec.get("not_names", [])]
+            local = [r for r in labs.results_named(record, spec["names"])
+                     if not any(w in labs.test_name(r.resource).lower() for w in excluded)]
+            if local:
+                found = sorted([*found, *local], key=lambda r: r.when or labs.UNDATED, reverse=True)
+        known[key] = found
+    return list(known[key])
 
 
 def order_of(key: str, reason: str | None = None) -> OrderSuggestion:
