@@ -3,7 +3,7 @@
 ``python -m benchmarks.layer [--calls N] [--workload NAME] [--log-level L]``
 calls each WSGI app directly (no socket, no gunicorn), with the environ a
 gunicorn worker would build for wrk's POST.  In the service, ``handle_hook``
-returns the workload's real outcome, computed once, so everything between
+returns the workload's real outcome, computed once (benchmarks.layer_app), so everything between
 the socket and the rules is there: request context and hooks, body read and
 depth check, audit entry and enqueue, metrics (multi-process mode, as under
 ``serve``), the answer's JSON, Server-Timing, the request log.  The audit
@@ -86,15 +86,11 @@ def build_app(app_name: str, workload: str, log_level: str = "WARNING") -> tuple
         from benchmarks.noop_app import app as noop
 
         return noop, path, raw
-    from service import create_app
-    from service.hooks.invoke import handle_hook
-    from service.http import api
+    from benchmarks.layer_app import create_app
     from service.settings import Settings
 
     app = create_app(Settings.from_env({"CDS_JWT_REQUIRED": "false", "CDS_DATABASE_URL": "sqlite://",
                                         "CDS_LOG_LEVEL": log_level}))
-    outcome = handle_hook(api.SERVICES_BY_ID[w.service_id], json.loads(raw), app.extensions["cds.runtime"])
-    api.handle_hook = lambda *args, **kwargs: outcome  # type: ignore[assignment]
     # The audit writer thread still wakes and batches; the database write is not the layer's.
     store = app.extensions["cds.store"]
     store._writer._write_batch = lambda batch: None  # noqa: SLF001

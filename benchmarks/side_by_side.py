@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -29,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--layer", action="store_true",
+                        help="also each tree's service with the rules replaced by their answer (benchmarks.layer_app)")
+    parser.add_argument("--no-service", action="store_true", help="leave out the whole service (with --layer)")
     parser.add_argument("--workload", nargs="+", default=["seed-a order-sign", "seed-b order-sign"])
     args = parser.parse_args(argv)
     require_wrk()
@@ -40,7 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         for tree in trees:
             database_url = stack.enter_context(pg_database_url())
             procs.ROOT = tree  # gunicorn's working directory: the service is imported from there
-            servers[str(tree)] = stack.enter_context(gunicorn(SERVICE_APP, 2, service_env(database_url, None)))
+            env = service_env(database_url, None)
+            if not args.no_service:
+                servers[str(tree)] = stack.enter_context(gunicorn(SERVICE_APP, 2, env))
+            if args.layer:
+                # A module outside the tree's packages, so any tree (one without it too) can serve it.
+                shim = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                shutil.copy(Path(__file__).with_name("layer_app.py"), shim)
+                env = env | {"PYTHONPATH": str(shim)}
+                servers[f"{tree} layer"] = stack.enter_context(gunicorn("layer_app:create_app()", 2, env))
         for server in servers.values():  # warm-up: imports, caches, pools
             for w in workloads:
                 run_wrk(f"{server.url}/cds-services/{w.service_id}", w.body, 8, 1)
