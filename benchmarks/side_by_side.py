@@ -25,6 +25,18 @@ from benchmarks.run import service_env
 from benchmarks.workloads import build_workloads
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (their threads included), from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.side_by_side", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", action="append", help="a source tree of the service (default: this one)")
@@ -40,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     trees = [Path(t).resolve() for t in (args.tree or [procs.ROOT])]
     workloads = [w for w in build_workloads(None) if w.name in args.workload]
     results: dict[tuple[str, str, int], list[LoadResult]] = {}
+    #: the workers' CPU time per request, ms: steadier than wall time on a shared machine
+    cpu_ms: dict[tuple[str, str, int], list[float]] = {}
     with ExitStack() as stack:
         servers = {"noop": stack.enter_context(gunicorn(NOOP_APP, 2, {}))}
         for tree in trees:
@@ -61,14 +75,19 @@ def main(argv: list[str] | None = None) -> int:
             for w in workloads:
                 for c in args.concurrency:
                     for name, server in servers.items():
+                        pids = server.worker_pids()
+                        cpu = cpu_seconds(pids)
                         r = run_wrk(f"{server.url}/cds-services/{w.service_id}", w.body, c, args.seconds)
+                        cpu_ms.setdefault((name, w.name, c), []).append(
+                            (cpu_seconds(pids) - cpu) * 1000 / max(r.requests, 1))
                         results.setdefault((name, w.name, c), []).append(r)
                         if r.non_2xx or r.socket_errors:
                             print(f"errors: {name} {w.name} c={c}: {r.non_2xx} non-2xx, {r.socket_errors} socket")
         rss = {name: s.worker_rss_mb() for name, s in servers.items()}
     procs.ROOT = Path(procs.__file__).resolve().parent.parent
     print(f"\n{args.rounds} rounds, wrk {args.seconds:g} s per cell; values per round\n")
-    print("| workload | c | app | req/s | p50 ms | p99 ms | rps/noop | p99/noop |\n|---|---|---|---|---|---|---|---|")
+    print("| workload | c | app | req/s | p50 ms | p99 ms | rps/noop | p99/noop | worker CPU ms per request |"
+          "\n|---|---|---|---|---|---|---|---|---|")
     for w in workloads:
         for c in args.concurrency:
             base = results[("noop", w.name, c)]
@@ -82,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                 ratio_p99 = " / ".join(f"{r.p99_ms / b.p99_ms:.2f}x" for r, b in zip(rs, base, strict=True))
                 if name == "noop":
                     ratio_rps = ratio_p99 = ""
-                print(f"| {w.name} | {c} | {label} | {rps} | {p50} | {p99} | {ratio_rps} | {ratio_p99} |")
+                cpu = " / ".join(f"{v:.3f}" for v in cpu_ms[(name, w.name, c)])
+                print(f"| {w.name} | {c} | {label} | {rps} | {p50} | {p99} | {ratio_rps} | {ratio_p99} | {cpu} |")
     print("\nRSS per worker MB: " + ", ".join(f"{os.path.basename(k)} {v}" for k, v in rss.items()))
     return 0
 
