@@ -32,16 +32,17 @@ def deeper_than(raw: bytes, limit: int) -> bool:
     """Whether valid JSON ``raw`` nests objects and arrays more than ``limit`` levels deep.
 
     Depth as :func:`json_depth` counts it: the outermost object is level 1, scalars add none."""
-    if raw.count(b"{") + raw.count(b"[") <= limit:
-        return False  # too few containers to nest that deep (most small bodies)
     # Escapes first (valid JSON has backslashes only inside strings, and a run of them pairs up
     # from its start): then every quote left delimits a string, and its brackets go with it.
     if b"\\" in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = raw.translate(_BRACES, _NOT_BRACKET)  # quotes, and "{" for every opening bracket
+    if marks.count(b"{") <= limit:
+        return False  # too few containers to nest that deep (most small bodies)
     # Dropping two adjacent quotes leaves every bracket behind as many quotes as before, less an
     # even number: inside a string or outside as it was.  So the strings without brackets (nearly
     # all) go in one pass, and only those with brackets in them are left to split out.
-    marks = raw.translate(_BRACES, _NOT_BRACKET).replace(b'""', b"")
+    marks = marks.replace(b'""', b"")
     # Between two quotes is a string, so every other piece is outside all strings.
     brackets = b"".join(marks.split(b'"')[::2]) if b'"' in marks else marks
     for _ in range(limit):
