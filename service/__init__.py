@@ -88,8 +88,9 @@ def _tune_garbage_collector() -> None:
     reaches it, nor did 30 heavy calls (benchmarks/gc_pauses.py, benchmarks/RESULTS.md).  The
     price is memory: a call leaves 8 objects in reference cycles (werkzeug's URL matcher), and
     they now wait about 6,000 calls for a collection: +4.4 MB RSS in process after 12,000 calls
-    (20,000 would give +1.8 MB and one collection per heavy call).  The older generations keep
-    their defaults."""
+    (20,000: +1.8 MB, but about one collection per heavy call, each over the live body, and
+    the heavy call's collector time no better than at 700).  The older generations keep their
+    defaults."""
     global _tuned
     if not _tuned:
         gc.collect()
