@@ -70,8 +70,8 @@ class PendingIncrements:
         """Queue ``(value, amount)`` pairs; one lock for the whole call."""
         if self._flusher_pid != os.getpid():
             self._start_flusher()
-        amounts = self._amounts
         with self._lock:
+            amounts = self._amounts  # inside the lock: a flush swaps in a new dict
             for value, amount in increments:
                 amounts[value] = amounts.get(value, 0.0) + amount
 

@@ -101,3 +101,25 @@ def test_pending_increments_write_what_observe_and_inc_would():
     pending.flush()
     assert samples(deferred) == samples(direct)
     assert 'h_seconds_bucket{le="0.005",stage="s0"} 2.0' in samples(direct)  # 0.0 and 0.005 (s0: even i)
+
+
+def test_pending_increments_lose_nothing_to_concurrent_flushes():
+    """Request threads add while the flusher swaps the totals out (a stress test): every increment is
+    written, once."""
+    import threading
+
+    from prometheus_client import CollectorRegistry, Counter
+
+    from service.metrics import PendingIncrements, counter_increment
+
+    registry = CollectorRegistry()
+    child = Counter("n_total", "n", ["k"], registry=registry).labels("a")
+    pending = PendingIncrements(interval=0.0005)  # its own thread flushes all the time
+    threads = [threading.Thread(target=lambda: [pending.add([counter_increment(child)] * 3) for _ in range(5000)])
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    pending.flush()
+    assert registry.get_sample_value("n_total", {"k": "a"}) == 4 * 5000 * 3
