@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 from benchmarks.layer import ROOT
 
@@ -68,10 +69,11 @@ print(json.dumps(out))
 """
 
 
-def measure(threshold: str, calls: int) -> dict[str, object]:
+def measure(threshold: str, calls: int) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-c", _CHILD, threshold, str(calls)], cwd=ROOT, check=True,
                           capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, v in r.items():
                 if name in ("threshold", "max_rss_mb"):
                     continue
-                assert isinstance(v, dict)
-                print(f"| {threshold} ({','.join(map(str, r['threshold']))}) | {name} | {v['p50_ms']:.2f} | "  # type: ignore[arg-type]
+                print(f"| {threshold} ({','.join(map(str, r['threshold']))}) | {name} | {v['p50_ms']:.2f} | "
                       f"{v['p99_ms']:.2f} | {v['max_ms']:.1f} | {v['gc_ms_per_call']:.3f} | {v['gc_max_ms']:.2f} | "
                       f"{'/'.join(map(str, v['collections']))} | {r['max_rss_mb']:.0f} |", flush=True)
     return 0

@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                 ratio_p99 = " / ".join(f"{r.p99_ms / b.p99_ms:.2f}x" for r, b in zip(rs, base, strict=True))
                 if name == "noop":
                     ratio_rps = ratio_p99 = ""
-                cpu = " / ".join(f"{v:.3f}" for v in cpu_ms[(name, w.name, c)])
-                print(f"| {w.name} | {c} | {label} | {rps} | {p50} | {p99} | {ratio_rps} | {ratio_p99} | {cpu} |")
+                cpu_cells = " / ".join(f"{v:.3f}" for v in cpu_ms[(name, w.name, c)])
+                print(f"| {w.name} | {c} | {label} | {rps} | {p50} | {p99} | {ratio_rps} | {ratio_p99} | {cpu_cells} |")
     print("\nRSS per worker MB: " + ", ".join(f"{os.path.basename(k)} {v}" for k, v in rss.items()))
     return 0
 

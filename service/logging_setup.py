@@ -81,7 +81,7 @@ def configure_logging(level: str = "INFO") -> None:
     # No caller lookup per record (the logging HOWTO's "Optimization"): it walks the stack for
     # file, line and function, which these JSON lines never print; about a fifth of an INFO
     # request line's cost (benchmarks/RESULTS.md).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
 
 
 def log_configuration(settings: Any, trusted_issuers: list[str]) -> None:

@@ -4,8 +4,9 @@ A hostile body can nest arrays thousands deep; the rules walk what they are
 given, so depth is capped (``Settings.max_json_depth``, 64).  Walking the parsed
 object once more to measure it cost as much as parsing; here the bytes are
 scanned instead, in C: escapes and every byte but quotes and brackets
-deleted, strings dropped (empty ones, as nearly all are then, in one pass), then innermost ``{}`` pairs removed once per level,
-stopping after ``limit`` levels.
+deleted, strings dropped (empty ones, as nearly all are then, in one pass),
+then innermost ``{}`` pairs removed once per level, stopping after ``limit``
+levels.
 """
 
 from __future__ import annotations
