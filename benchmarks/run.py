@@ -25,6 +25,8 @@ from benchmarks.stages import STAGES, StageResult, measure_stages, profile_text
 from benchmarks.workloads import Workload, build_workloads, heavy_bundle
 
 CONCURRENCY = (1, 8, 32)
+#: the service with its rules replaced by their answer (benchmarks/layer_app.py)
+LAYER_APP = "benchmarks.layer_app:create_app()"
 SECTIONS = ["stages", "http", "scale", "memory", "course-review"]
 
 
@@ -54,12 +56,18 @@ HEADER = ("| workload (app)                         |   c |  p50 ms  |  p95 ms  
 
 
 def http_table(workloads: list[Workload], workers: int, seconds: float, database_url: str,
-               fhir_url: str | None) -> list[dict[str, Any]]:
+               fhir_url: str | None, layer: bool = False) -> list[dict[str, Any]]:
+    """Each workload at each concurrency against the service and then the no-op; with ``layer``,
+    the seed workloads also against the service with its rules replaced by their answer
+    (benchmarks/layer_app.py): the HTTP layer's share of the service's figures."""
     rows: list[dict[str, Any]] = []
     print(f"\n## HTTP: gunicorn, {workers} workers x 4 threads (gthread), wrk on loopback, {seconds:g} s per cell\n")
     print(HEADER)
-    with gunicorn(SERVICE_APP, workers, service_env(database_url, fhir_url)) as svc, \
-            gunicorn(NOOP_APP, workers, {}) as noop:
+    with ExitStack() as stack:
+        svc = stack.enter_context(gunicorn(SERVICE_APP, workers, service_env(database_url, fhir_url)))
+        noop = stack.enter_context(gunicorn(NOOP_APP, workers, {}))
+        rules_off = (stack.enter_context(gunicorn(LAYER_APP, workers, service_env(database_url, fhir_url)))
+                     if layer else None)
         for w in workloads:
             for c in CONCURRENCY:
                 base = run_wrk(f"{noop.url}/cds-services/{w.service_id}", w.body, c, seconds)
@@ -67,6 +75,10 @@ def http_table(workloads: list[Workload], workers: int, seconds: float, database
                 res = run_wrk(f"{svc.url}/cds-services/{w.service_id}", w.body, c, seconds)
                 rss = svc.worker_rss_mb()
                 print(fmt_row(f"{w.name} (service)", res, rss, base), flush=True)
+                if rules_off is not None and w.name.startswith("seed"):
+                    lay = run_wrk(f"{rules_off.url}/cds-services/{w.service_id}", w.body, c, seconds)
+                    print(fmt_row("  HTTP layer alone (rules' answer)", lay, rules_off.worker_rss_mb(), base),
+                          flush=True)
                 print(fmt_row("  Flask no-op, same body", base, base_rss, None), flush=True)
                 rows.append({"workload": w.name, "concurrency": c, "service": vars(res) | {"rps": res.rps},
                              "noop": vars(base) | {"rps": base.rps}, "rss_mb": rss, "noop_rss_mb": base_rss})
@@ -187,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="defaults of 2 s cells, 50 runs, 5,000 requests")
     parser.add_argument("--profile", metavar="FILE", help="write a pyinstrument profile of the heavy chart")
     parser.add_argument("--json", metavar="FILE", help="also write the HTTP table as JSON")
+    parser.add_argument("--layer", action="store_true",
+                        help="http: also the seeds against the service with its rules replaced by their answer")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="run only these sections")
     args = parser.parse_args(argv)
     defaults = (2.0, 50, 5_000) if args.quick else (5.0, 200, 50_000)
@@ -213,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if "stages" in args.only:
             stages = stage_table(workloads, args.runs, fhir.base_url)
         if "http" in args.only:
-            rows = http_table(workloads, 2, args.seconds, database_url, fhir.base_url)
+            rows = http_table(workloads, 2, args.seconds, database_url, fhir.base_url, layer=args.layer)
         if "scale" in args.only:
             scale_table(workloads[1], args.seconds, database_url)
         if args.memory_requests and "memory" in args.only:

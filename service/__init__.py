@@ -65,23 +65,38 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_playground(app, settings)
     install_course_review(app, settings)
     install_error_handlers(app)
-    _freeze_start_up_objects()
+    _tune_garbage_collector()
     return app
 
 
-_frozen = False
+_tuned = False
+
+#: Container objects allocated (net of those freed) before a young collection; CPython's default is 700.
+YOUNG_COLLECTION_THRESHOLD = 50_000
 
 
-def _freeze_start_up_objects() -> None:
-    """Keep what start-up built (modules, knowledge data, the app) out of the garbage collector's
-    walks, once per process.  A worker holds about 137,000 such objects, and every full
-    collection walked them all: with the heavy chart's 1.2 MB bodies (100,000 new objects a
-    call) the in-process p95 was about 140 ms, and about 55 ms with them frozen
-    (benchmarks/RESULTS.md).  Objects made later are collected as usual."""
-    global _frozen
-    if not _frozen:
+def _tune_garbage_collector() -> None:
+    """Once per process: keep what start-up built (modules, knowledge data, the app) out of the
+    collector's walks, and collect the young generation after 50,000 net allocations, not 700.
+
+    A worker holds about 137,000 start-up objects, and every full collection walked them all:
+    with the heavy chart's 1.2 MB bodies (100,000 new objects a call) the in-process p95 was
+    about 140 ms, and about 55 ms with them frozen.  A call's objects are freed by reference
+    counting when it ends, but at 700 the collector still ran mid-call on them (the heavy
+    chart: 33 collections per call, 42 ms of the call; seeds: one every 8 calls) and promoted
+    the live ones to older generations for longer walks later.  At 50,000 a seed call never
+    reaches it, nor did 30 heavy calls (benchmarks/gc_pauses.py, benchmarks/RESULTS.md).  The
+    price is memory: a call leaves 8 objects in reference cycles (werkzeug's URL matcher), and
+    they now wait about 6,000 calls for a collection: +4.4 MB RSS in process after 12,000 calls
+    (20,000: +1.8 MB, but about one collection per heavy call, each over the live body, and
+    the heavy call's collector time no better than at 700).  The older generations keep their
+    defaults."""
+    global _tuned
+    if not _tuned:
         gc.collect()
         gc.freeze()
-        _frozen = True
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)
+        _tuned = True
 
 

@@ -3,12 +3,20 @@
 Labels carry no patient data: service, hook, status, record section, topic,
 indicator, coarse failure reason.  With PROMETHEUS_MULTIPROC_DIR set (done by
 ``rituximab-cds serve`` before workers fork), /metrics aggregates all workers.
+
+Per call, the invocation's observations are added up in memory
+(:class:`PendingIncrements`) and written to the metric values at most once a
+second and before every scrape: in multi-process mode each write takes a
+lock, checks the pid and writes a file mapping, and a call made about twenty.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import threading
 import time
+from bisect import bisect_left
 from functools import cache
 from typing import Any
 
@@ -43,8 +51,70 @@ AUDIT_FAILURES = Counter("cds_audit_write_failures_total", "Audit rows that coul
 bp = Blueprint("metrics", __name__)
 
 
+class PendingIncrements:
+    """Increments of metric values (a counter's, or a histogram's sum and buckets), added up
+    until :meth:`flush` writes each value's total with one ``inc``.
+
+    A thread per process flushes every ``interval`` seconds, so another worker's figures
+    reach a scrape at most that late; the scraping worker flushes its own first, and every
+    process flushes at exit.
+    """
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._amounts: dict[Any, float] = {}
+        self._flusher_pid: int | None = None
+
+    def add(self, increments: list[tuple[Any, float]]) -> None:
+        """Queue ``(value, amount)`` pairs; one lock for the whole call."""
+        if self._flusher_pid != os.getpid():
+            self._start_flusher()
+        with self._lock:
+            amounts = self._amounts  # inside the lock: a flush swaps in a new dict
+            for value, amount in increments:
+                amounts[value] = amounts.get(value, 0.0) + amount
+
+    def flush(self) -> None:
+        with self._lock:
+            amounts, self._amounts = self._amounts, {}
+        for value, amount in amounts.items():
+            value.inc(amount)
+
+    def _start_flusher(self) -> None:
+        # Once per process (a forked worker starts its own: threads do not survive fork).
+        with self._lock:
+            if self._flusher_pid == os.getpid():
+                return
+            self._flusher_pid = os.getpid()
+            self._amounts = {}  # a parent's unflushed amounts are the parent's to write
+        threading.Thread(target=self._flush_every_interval, name="metrics-flush", daemon=True).start()
+        atexit.register(self.flush)
+
+    def _flush_every_interval(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            self.flush()
+
+
+PENDING = PendingIncrements()
+
+
+def counter_increment(child: Any, amount: float = 1.0) -> tuple[Any, float]:
+    """The increment ``child.inc(amount)`` would make, for :meth:`PendingIncrements.add`."""
+    return child, amount
+
+
+def histogram_increments(child: Any, amount: float) -> tuple[tuple[Any, float], tuple[Any, float]]:
+    """The two increments ``child.observe(amount)`` would make: its sum, and the count of the
+    first bucket whose upper bound is at least ``amount`` (prometheus-client's own values:
+    the test compares the scrape with ``observe``'s)."""
+    return (child._sum, amount), (child._buckets[bisect_left(child._upper_bounds, amount)], 1.0)  # noqa: SLF001
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
+    PENDING.flush()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -88,19 +158,22 @@ def _child(metric: Any, *labels: str) -> Any:
 
 def observe_invocation(service: ServiceDefinition, outcome: HookOutcome) -> None:
     started = g.get("request_started")
+    adds: list[tuple[Any, float]] = []
     if started is not None:
-        _child(HOOK_LATENCY, service.id, service.hook, str(outcome.status)).observe(time.perf_counter() - started)
+        adds += histogram_increments(_child(HOOK_LATENCY, service.id, service.hook, str(outcome.status)),
+                                     time.perf_counter() - started)
     for stage, ms in outcome.timings.items():
-        _child(STAGE_LATENCY, service.id, stage).observe(ms / 1000)
+        adds += histogram_increments(_child(STAGE_LATENCY, service.id, stage), ms / 1000)
     if outcome.gather is not None:
         for section, ms in outcome.gather.per_key_ms.items():
-            _child(FHIR_LATENCY, section).observe(ms / 1000)
+            adds += histogram_increments(_child(FHIR_LATENCY, section), ms / 1000)
         for section in outcome.gather.errors:
-            _child(FHIR_ERRORS, section).inc()
+            adds.append(counter_increment(_child(FHIR_ERRORS, section)))
         for section, origin in outcome.gather.origins.items():
-            _child(DATA_ORIGIN, section, origin).inc()
+            adds.append(counter_increment(_child(DATA_ORIGIN, section, origin)))
     for card in outcome.cards:
-        _child(CARDS, service.id, card.topic, card.indicator).inc()
+        adds.append(counter_increment(_child(CARDS, service.id, card.topic, card.indicator)))
+    PENDING.add(adds)
 
 
 def install_metrics(app: Flask) -> None:

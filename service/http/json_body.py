@@ -4,8 +4,9 @@ A hostile body can nest arrays thousands deep; the rules walk what they are
 given, so depth is capped (``Settings.max_json_depth``, 64).  Walking the parsed
 object once more to measure it cost as much as parsing; here the bytes are
 scanned instead, in C: escapes and every byte but quotes and brackets
-deleted, strings dropped, then innermost ``{}`` pairs removed once per level,
-stopping after ``limit`` levels.
+deleted, strings dropped (empty ones, as nearly all are then, in one pass),
+then innermost ``{}`` pairs removed once per level, stopping after ``limit``
+levels.
 """
 
 from __future__ import annotations
@@ -32,14 +33,19 @@ def deeper_than(raw: bytes, limit: int) -> bool:
     """Whether valid JSON ``raw`` nests objects and arrays more than ``limit`` levels deep.
 
     Depth as :func:`json_depth` counts it: the outermost object is level 1, scalars add none."""
-    if raw.count(b"{") + raw.count(b"[") <= limit:
-        return False  # too few containers to nest that deep (most small bodies)
     # Escapes first (valid JSON has backslashes only inside strings, and a run of them pairs up
     # from its start): then every quote left delimits a string, and its brackets go with it.
     if b"\\" in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = raw.translate(_BRACES, _NOT_BRACKET)  # quotes, and "{" for every opening bracket
+    if marks.count(b"{") <= limit:
+        return False  # too few containers to nest that deep (most small bodies)
+    # Dropping two adjacent quotes leaves every bracket behind as many quotes as before, less an
+    # even number: inside a string or outside as it was.  So the strings without brackets (nearly
+    # all) go in one pass, and only those with brackets in them are left to split out.
+    marks = marks.replace(b'""', b"")
     # Between two quotes is a string, so every other piece is outside all strings.
-    brackets = b"".join(raw.translate(_BRACES, _NOT_BRACKET).split(b'"')[::2])
+    brackets = b"".join(marks.split(b'"')[::2]) if b'"' in marks else marks
     for _ in range(limit):
         if not brackets:
             return False

@@ -43,3 +43,10 @@ def test_localhost_cors_is_logged_as_development_only(caplog):
     create_app(make_settings(cors_origins=(r"^https?://(localhost|127\.0\.0\.1)(:[0-9]+)?$",)))
     assert any(r.levelno == logging.WARNING and "development only" in r.getMessage()
                for r in caplog.records if r.name == "cds.config")
+
+
+def test_a_request_id_is_echoed_when_well_formed_and_made_otherwise(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc.DEF-12_3"}).headers["X-Request-ID"] == "abc.DEF-12_3"
+    made = [client.get("/healthz", headers=h).headers["X-Request-ID"] for h in ({}, {"X-Request-ID": "bad id!"}, {})]
+    assert all(len(m) == 32 and int(m, 16) >= 0 for m in made)  # 32 hex digits, as uuid4().hex
+    assert len(set(made)) == 3
