@@ -6,15 +6,37 @@ process (service/store/audit_channel.py) without loading the database libraries.
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+log = logging.getLogger(__name__)
+
 
 class StoreUnavailable(Exception):
     """The database cannot be reached (feedback -> 503)."""
+
+
+class AuditFailures:
+    """Audit entries lost by one store: counted, logged (the reason only), and told to listeners
+    (the metrics).  Both stores, the worker's and the database's, count the same way."""
+
+    def __init__(self) -> None:
+        self._failure_lock = threading.Lock()
+        self.audit_failures = 0
+        self.failure_listeners: list[Any] = []
+
+    def count_failure(self, reason: str) -> None:
+        """One audit entry lost."""
+        with self._failure_lock:
+            self.audit_failures += 1
+        log.error("audit write failed", extra={"reason": reason})
+        for listener in self.failure_listeners:
+            listener()
 
 
 @dataclass

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import logging
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from service.store.audit import AuditEntry, StoreUnavailable
+from service.store.audit import AuditEntry, AuditFailures, StoreUnavailable
 from service.store.batch_writer import BatchWriter
 from service.store.deadline import DatabaseDeadline
 from service.store.feedback import FeedbackResult, dedupe_key
@@ -106,19 +105,17 @@ MIGRATE_SECONDS = 30.0
 AUDIT_LINGER_SECONDS = 0.1
 
 
-class Store:
+class Store(AuditFailures):
     def __init__(self, engine: Engine, patient_hash_key: str = "", timeout_seconds: float = FEEDBACK_SECONDS) -> None:
+        super().__init__()
         self.engine = engine
         #: bound on a feedback write or health check (audit batches and reports get longer ones)
         self.timeout_seconds = timeout_seconds
         # SQLite is a local file with its own busy timeout; only a networked server can go silent.
         self._deadline = DatabaseDeadline(engine) if engine.dialect.name == "postgresql" else None
         self.patient_hash_key = patient_hash_key.encode()
-        self.audit_failures = 0
-        self._lock = threading.Lock()
         self._writer: BatchWriter[AuditEntry] = BatchWriter(self._write_audit_batch, self.count_failure,
                                                             name="audit-writer", linger_seconds=AUDIT_LINGER_SECONDS)
-        self.failure_listeners: list[Any] = []
         atexit.register(self.close)
 
     @classmethod
@@ -167,14 +164,6 @@ class Store:
     def flush(self, timeout: float = 10) -> None:
         """Wait for queued audit writes (tests, shutdown)."""
         self._writer.flush(timeout)
-
-    def count_failure(self, reason: str) -> None:
-        """One audit entry lost: logged (the reason only) and counted."""
-        with self._lock:
-            self.audit_failures += 1
-        log.error("audit write failed", extra={"reason": reason})
-        for listener in self.failure_listeners:
-            listener()
 
     def _write_audit_batch(self, entries: list[AuditEntry]) -> None:
         """All queued entries in one transaction; if that fails, one by one (each failure counted).

@@ -10,31 +10,28 @@ ran the migrations before the workers started.
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from service.settings import Settings
-from service.store.audit import AuditEntry, encode_entry
+from service.store.audit import AuditEntry, AuditFailures, encode_entry
 from service.store.audit_channel import AuditSender
 
 if TYPE_CHECKING:
     from service.store.feedback import FeedbackResult
     from service.store.store import Store
 
-log = logging.getLogger(__name__)
 
-
-class WorkerStore:
+class WorkerStore(AuditFailures):
     def __init__(self, settings: Settings, audit_socket: str) -> None:
+        super().__init__()
         self._settings = settings
         self._lock = threading.Lock()
         self._database: Store | None = None
         self._sender = AuditSender(audit_socket, self.count_failure)
-        #: entries this worker could not hand to the writer (the writer counts its own failures)
-        self.audit_failures = 0
-        self.failure_listeners: list[Any] = []
+        # audit_failures counts the entries this worker could not hand to the writer
+        # (the writer counts its own failures)
 
     # --- audit: to the writer process ---
 
@@ -44,13 +41,6 @@ class WorkerStore:
 
     def flush(self, timeout: float = 10) -> None:
         """Nothing waits here: the writer process holds the queue."""
-
-    def count_failure(self, reason: str) -> None:
-        with self._lock:
-            self.audit_failures += 1
-        log.error("audit write failed", extra={"reason": reason})
-        for listener in self.failure_listeners:
-            listener()
 
     # --- what needs the database's answer: a Store of this worker, made on first use ---
 
