@@ -9,10 +9,12 @@ from __future__ import annotations
 import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from service.settings import Settings
+
+if TYPE_CHECKING:  # importing any service module must not load Flask (the audit writer process has none)
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.security.fhir_allowlist import fhir_server_policy
     from service.web.course_review import install as install_course_review
     from service.web.playground import install_playground
+
+    from flask import Flask
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)

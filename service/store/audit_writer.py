@@ -43,7 +43,7 @@ def _failure_counter() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from service.logging_setup import configure_logging
+    from service.log_format import configure_logging
     from service.settings import Settings
     from service.store.audit import decode_entry
     from service.store.audit_channel import AuditListener

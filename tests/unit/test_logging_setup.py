@@ -6,7 +6,7 @@ import json
 import logging
 
 from service import create_app
-from service.logging_setup import redact
+from service.log_format import redact
 from tests.conftest import make_settings
 from tests.jwt_helpers import ISS, SigningKey, jwks
 

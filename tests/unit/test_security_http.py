@@ -133,7 +133,7 @@ def test_logs_never_carry_tokens_jwts_or_lab_values(secured_app, key, caplog):
     resp = c.post("/cds-services/rituximab-order-sign", json=body, headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200 and "350 mg/dL" in json.dumps(resp.get_json())
     c.post("/cds-services/rituximab-order-sign", json=body, headers={"Authorization": f"Bearer {token}"})  # replay
-    from service.logging_setup import JsonFormatter, RedactingFilter
+    from service.log_format import JsonFormatter, RedactingFilter
 
     formatter, redactor = JsonFormatter(), RedactingFilter()
     text = ""
@@ -146,7 +146,7 @@ def test_logs_never_carry_tokens_jwts_or_lab_values(secured_app, key, caplog):
 
 
 def test_redaction_filter_scrubs_jwts_and_bearer_tokens():
-    from service.logging_setup import redact
+    from service.log_format import redact
 
     jwt_like = "eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln"
     out = redact(f"header Authorization: Bearer abc.def-123 token={jwt_like} "
@@ -158,7 +158,7 @@ def test_redaction_keeps_mapping_style_log_arguments_a_mapping():
     """fontTools logs "%(msg)s"-style with a dict: wrapping it in a tuple broke every such line."""
     import logging
 
-    from service.logging_setup import RedactingFilter
+    from service.log_format import RedactingFilter
 
     record = logging.LogRecord("fontTools", logging.DEBUG, __file__, 1, "Took %(time).3fs to %(msg)s",
                                ({"msg": "load Bearer abc.def", "time": 0.5},), None)

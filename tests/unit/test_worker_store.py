@@ -86,3 +86,23 @@ def test_a_worker_with_jwt_off_loads_no_database_jwt_or_migration_library(tmp_pa
     assert loaded & {"sqlalchemy", "psycopg", "alembic", "jwt", "cryptography", "joserfc", "authlib", "redis",
                      "jsonschema", "flask_cors"} == set()
     assert {"flask", "service", "cards"} <= loaded  # the check looks at the right process
+
+
+def test_the_audit_writer_process_runs_without_flask(tmp_path):
+    """The writer holds the database libraries once per server; Flask (about 20 MB) has no job there."""
+    socket_path = tmp_path / "audit.sock"
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1", "CDS_LOG_LEVEL": "ERROR",
+           "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    writer = subprocess.Popen([sys.executable, "-m", "service.store.audit_writer", str(socket_path)], env=env,
+                              cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not socket_path.exists() and writer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert socket_path.exists(), "the writer did not start listening"
+    finally:
+        writer.terminate()
+        _, imports = writer.communicate(timeout=30)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in imports.splitlines() if line.startswith("import time:")}
+    assert {"sqlalchemy", "service.store.store"} <= imported  # the profile covers the writer's imports
+    assert not {m for m in imported if m == "flask" or m.startswith(("flask.", "werkzeug", "jinja2"))}
