@@ -131,7 +131,24 @@ class LabIndex:
         by_code = self._by_code
         for place, obs in enumerate(observations):
             concept = obs.get("code")
-            codes = loinc_codes(concept)
+            # The common shape (a dict code with a list of dict codings) read inline, as
+            # loinc_codes() reads it: this loop runs once per Observation, thousands on a
+            # heavy chart, and the call and its list cost more than the reading.
+            coding = concept.get("coding") if type(concept) is dict else None
+            if type(coding) is list:
+                codes: list[str] | None = None
+                for c in coding:
+                    if type(c) is dict:
+                        value = c.get("code")
+                        if type(value) is str:
+                            system = c.get("system")
+                            if not system or system == LOINC:
+                                if codes is None:
+                                    codes = [value]
+                                else:
+                                    codes.append(value)
+            else:
+                codes = loinc_codes(concept)
             if codes is None:
                 if _usable(obs):
                     self._by_text.setdefault(_test_text(concept), []).append((place, obs))

@@ -85,6 +85,17 @@ def _any_class() -> tuple[frozenset[str], re.Pattern[str]]:
     return frozenset(code for c in classes for code in c["rxnorm"]), re.compile(rf"(?<![a-z])(?:{names})")
 
 
+def drug_reading(concept: Any) -> tuple[str, tuple[str, ...]]:
+    """(concept_text(), RxNorm or system-less codes) of a drug concept, its codings read once."""
+    if type(concept) is not dict:  # a broken feed's list of concepts, or nothing
+        return concept_text(concept), tuple(c for s, c, _ in codings(concept) if not s or s == RXNORM)
+    read = codings(concept)
+    label = concept.get("text")
+    parts = [label] if isinstance(label, str) else []
+    parts.extend(d for _, _, d in read if d)
+    return " ".join(parts).lower(), tuple(c for s, c, _ in read if not s or s == RXNORM)
+
+
 #: (resource, drug concept, lower-cased text, RxNorm codes) of one medication resource
 _Use = tuple[Resource, Any, str, tuple[str, ...]]
 
@@ -99,16 +110,20 @@ class _MedicationIndex:
         #: uses of a drug of some class (rituximab itself, for one, is of none)
         self.uses: list[_Use] = []
         class_codes, class_names = _any_class()
+        #: (text, RxNorm codes) -> of some class?  Refills of one drug are searched once.
+        of_a_class: dict[tuple[str, tuple[str, ...]], bool] = {}
         for r in (*record.medication_statements, *record.medication_requests,
                   *record.medication_administrations):
             if is_entered_in_error(r) or status_of(r) in _NEVER_TAKEN:
                 continue
             concept = medication_concept(r, record)
-            rxnorm = tuple(c for s, c, _ in codings(concept) if not s or s == RXNORM)
-            text = concept_text(concept)
-            if class_codes.isdisjoint(rxnorm) and class_names.search(text) is None:
-                continue
-            self.uses.append((r, concept, text, rxnorm))
+            text, rxnorm = drug_reading(concept)
+            drug = (text, rxnorm)
+            wanted = of_a_class.get(drug)
+            if wanted is None:
+                wanted = of_a_class[drug] = not (class_codes.isdisjoint(rxnorm) and class_names.search(text) is None)
+            if wanted:
+                self.uses.append((r, concept, text, rxnorm))
         #: class key -> its uses, newest first
         self.by_class: dict[str, list[MedicationUse]] = {}
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.fhir.access import FhirAccess
-from service.fhir.client import FetchResult, FhirClient, collect_bundle
+from service.fhir.client import FetchResult, FhirClient
 from service.knowledge import load
 
 Resource = dict[str, Any]
@@ -161,9 +161,15 @@ def prefetched_medications(prefetch: Mapping[str, Any]) -> dict[str, Resource]:
     for value in prefetch.values():
         if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
             continue
-        collected = FetchResult()
-        collect_bundle(value, ("Medication",), collected)
-        for medication in collected.resources:
-            if type(medication.get("id")) is str and medication["id"]:
-                found[f"Medication/{medication['id']}"] = medication
+        entries = value.get("entry")
+        if not isinstance(entries, list):
+            continue
+        # collect_bundle()'s reading, inline: a heavy chart's Bundles hold thousands of other resources.
+        for entry in entries:
+            if isinstance(entry, dict):
+                medication = entry.get("resource")
+                if isinstance(medication, dict) and medication.get("resourceType") == "Medication":
+                    mid = medication.get("id")
+                    if type(mid) is str and mid:
+                        found[f"Medication/{mid}"] = medication
     return found

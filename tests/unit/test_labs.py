@@ -66,3 +66,30 @@ def test_results_come_in_one_order_whatever_order_the_observations_came_in(obser
         assert [r.id for r in labs.results(a, codes)] == [r.id for r in labs.results(b, codes)]
     for names in (["surface ag"], ["igg"], ["surface ag", "igg"]):
         assert [r.id for r in labs.results_named(a, names)] == [r.id for r in labs.results_named(b, names)]
+
+
+_ODD_SCALAR = st.sampled_from([None, 0, 2, "", "x", labs.LOINC])
+_ODD_CODING = st.fixed_dictionaries(
+    {"code": st.sampled_from(["5195-3", "2465-3", "x", 5, None])},
+    optional={"system": st.sampled_from([None, "", 0, labs.LOINC, "http://local", "http://loinc.org/"]),
+              "display": _ODD_SCALAR},
+) | _ODD_SCALAR
+_ODD_CONCEPT = st.fixed_dictionaries({}, optional={"coding": st.lists(_ODD_CODING, max_size=3) | _ODD_CODING,
+                                                   "text": _ODD_SCALAR})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ODD_CONCEPT | st.lists(_ODD_CONCEPT, max_size=2) | _ODD_SCALAR, min_size=1, max_size=6))
+def test_the_index_files_each_observation_under_the_codes_codings_reads(concepts: list[Any]) -> None:
+    """LabIndex reads the common code shape inline: on any shape, a code finds what codings() says has it."""
+    observations = []
+    for n, concept in enumerate(concepts):
+        o = obs("5195-3", n + 1)
+        o["code"] = concept
+        observations.append(o)
+    rec = record(*observations)
+    for code in ("5195-3", "2465-3"):
+        expected = sorted((o for o in observations
+                           if code in [c for s, c, _ in labs.codings(o["code"]) if not s or s == labs.LOINC]),
+                          key=lambda o: o["effectiveDateTime"], reverse=True)
+        assert [r.id for r in labs.results(rec, [code])] == [o["id"] for o in expected]
