@@ -30,23 +30,12 @@ _ORDER = {"critical": 0, "warning": 1, "info": 2}
 #: A composer takes all findings and returns (cards, findings it consumed).
 Composer = Callable[[list[Finding], CardContext], tuple[list[CardJson], list[Finding]]]
 _COMPOSERS: list[Composer] = []
-#: Extra suggestions per rule id (e.g. save an assessment as a DocumentReference).
-SuggestionFactory = Callable[[Finding, CardContext], list[Json]]
-_EXTRA_SUGGESTIONS: dict[str, SuggestionFactory] = {}
 
 
 def composer(fn: Composer) -> Composer:
     """Register a composer (see module docstring)."""
     _COMPOSERS.append(fn)
     return fn
-
-
-def extra_suggestions(rule_id: str) -> Callable[[SuggestionFactory], SuggestionFactory]:
-    def register(fn: SuggestionFactory) -> SuggestionFactory:
-        _EXTRA_SUGGESTIONS[rule_id] = fn
-        return fn
-
-    return register
 
 
 def cited(ids: Iterable[str]) -> list[dict[str, Any]]:
@@ -95,9 +84,7 @@ def finding_card(finding: Finding, ctx: CardContext) -> CardJson:
     if finding.severity == "pass":
         raise ValueError("a pass finding has no card of its own")
     suggestions = finding_suggestions(finding, ctx)
-    alternatives = only_alternatives(finding) and finding.rule_id not in _EXTRA_SUGGESTIONS
-    if finding.rule_id in _EXTRA_SUGGESTIONS:
-        suggestions += _EXTRA_SUGGESTIONS[finding.rule_id](finding, ctx)
+    alternatives = only_alternatives(finding)
     return card_json.card(
         summary=finding.summary,
         detail=finding_detail(finding),

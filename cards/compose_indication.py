@@ -9,8 +9,9 @@ cards say what is missing.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
+
+import pybase64
 
 from cards import card_json
 from cards.builder import (
@@ -59,7 +60,8 @@ def _document_reference(markdown: str, ctx: CardContext) -> dict[str, Any]:
         "content": [{"attachment": {
             "contentType": "text/markdown",
             "title": "Rituximab medical necessity assessment",
-            "data": base64.b64encode(markdown.encode("utf-8")).decode("ascii"),
+            # the same text as base64.b64encode, from a vectorised encoder: the stdlib's cost a tenth of the card stage
+            "data": pybase64.b64encode_as_string(markdown.encode("utf-8")),
         }}],
     }
     if ctx.today:

@@ -86,3 +86,20 @@ def test_override_reasons_data_has_no_empty_field() -> None:
             assert all(isinstance(v, str) and v.strip() for v in reason.values())
     for code in data["reasons"]:
         assert all(isinstance(v, str) and v.strip() for v in override_reasons((code,), "info")[0].values())
+
+
+def test_card_and_suggestion_uuids_are_random_rfc4122_version_4() -> None:
+    from uuid import RFC_4122, UUID
+
+    from cards.card_json import _new_uuid
+
+    made = [_new_uuid() for _ in range(2000)]
+    assert len(set(made)) == len(made)
+    for text in made:
+        u = UUID(text)
+        assert (u.version, u.variant, str(u)) == (4, RFC_4122, text)
+    # every one of the 122 random bits varies (a stuck or misplaced bit would show as a constant column)
+    bits = [UUID(t).int for t in made]
+    fixed = {76, 77, 78, 79, 62, 63}
+    for i in set(range(128)) - fixed:
+        assert 0 < sum((n >> i) & 1 for n in bits) < len(bits), i
