@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 Resource = dict[str, Any]
@@ -39,6 +40,13 @@ def parse_datetime(value: Any) -> datetime | None:
     """
     if not isinstance(value, str):
         return None
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(value: str) -> datetime | None:
+    """parse_datetime() of a string; cached (datetimes are immutable), as a chart's dates repeat
+    (a panel's results, a course's administrations) and every rule re-reads some of them."""
     m = _DATE_RE.match(value.strip())
     if not m:
         return None
@@ -116,6 +124,33 @@ def codings(concept: Any) -> list[tuple[str, str, str]]:
                     out.append((system if type(system) is str else str(system), code,
                                 display if type(display) is str else str(display)))
     return out
+
+
+def first_coding(concept: Any) -> tuple[str, str, str] | None:
+    """codings(concept)[0] (None when it has none), without reading the other codings."""
+    if type(concept) is dict:
+        concepts: Any = (concept,)
+    elif type(concept) is list:
+        concepts = concept
+    else:
+        return None
+    for cc in concepts:
+        if type(cc) is not dict:
+            continue
+        coding = cc.get("coding")
+        if type(coding) is dict:
+            coding = (coding,)
+        elif type(coding) is not list:
+            continue
+        for c in coding:
+            if type(c) is dict:
+                code = c.get("code")
+                if type(code) is str:  # the same reading as codings()
+                    system = c.get("system") or ""
+                    display = c.get("display") or ""
+                    return (system if type(system) is str else str(system), code,
+                            display if type(display) is str else str(display))
+    return None
 
 
 def concept_text(concept: Any) -> str:

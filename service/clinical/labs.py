@@ -27,6 +27,7 @@ from service.clinical.fhir_values import (
     concept_text,
     effective_datetime,
     finite_number,
+    first_coding,
     is_entered_in_error,
     parse_datetime,
     status_of,
@@ -251,7 +252,8 @@ def test_name(obs: Resource) -> str:
     code = obs.get("code") or {}
     if isinstance(code, dict) and isinstance(code.get("text"), str):
         return code["text"]
-    return next((d or c for _, c, d in codings(code)), "result")
+    first = first_coding(code)
+    return (first[2] or first[1]) if first else "result"
 
 
 def value_text(obs: Resource) -> str | None:
@@ -265,7 +267,10 @@ def value_text(obs: Resource) -> str | None:
     vcc = obs.get("valueCodeableConcept")
     if isinstance(vcc, dict):
         text = vcc.get("text")
-        return text if isinstance(text, str) and text else next((d or c for _, c, d in codings(vcc)), None)
+        if isinstance(text, str) and text:
+            return text
+        first = first_coding(vcc)
+        return (first[2] or first[1]) if first else None
     for key in ("valueString", "valueBoolean", "valueInteger"):
         if key in obs:
             return str(obs[key])
@@ -274,7 +279,8 @@ def value_text(obs: Resource) -> str | None:
 
 def evidence(record: PatientRecord, result: Result, label: str | None = None) -> Evidence:
     """Card evidence for one lab result."""
-    code = next((f"{s or LOINC}|{c}" for s, c, _ in codings(result.resource.get("code"))), None)
+    first = first_coding(result.resource.get("code"))
+    code = f"{first[0] or LOINC}|{first[1]}" if first else None
     return Evidence(
         resource_type="Observation",
         resource_id=result.id,

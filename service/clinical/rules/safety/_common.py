@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.clinical import labs
-from service.clinical.conditions import active_conditions
+from service.clinical.conditions import matching_conditions  # noqa: F401  (re-exported for the rules)
 from service.clinical.findings import (
     Evidence,
     Finding,
@@ -23,7 +23,7 @@ from service.clinical.findings import (
 from service.clinical.indications import indication_context
 from service.clinical.labs import Result
 from service.clinical.medications import MedicationUse, uses_of_class
-from service.clinical.record import OrderUnderReview, PatientRecord, Resource
+from service.clinical.record import OrderUnderReview, PatientRecord
 from service.clinical.regimens import cycle_run, is_cycle_pathway
 from service.clinical.rituximab_history import doses_before
 from service.knowledge import load
@@ -156,25 +156,3 @@ def medication_evidence(record: PatientRecord, use: MedicationUse) -> Evidence:
         use.start.date().isoformat() if use.start else None,
         origin=record.origin_of(use.resource_type),
     )
-
-
-def matching_conditions(
-    record: PatientRecord, icd10_prefixes: list[str], snomed: list[str]
-) -> list[tuple[Resource, str, str]]:
-    """Active conditions coded with one of the ICD-10-CM prefixes or SNOMED codes.
-
-    Returns (condition, "system|code", display).  ICD-10-CM is hierarchical, so
-    a prefix (``O09``) names every code below it; SNOMED codes match exactly.
-    """
-    prefixes = tuple(p.upper() for p in icd10_prefixes)
-    wanted = set(snomed)
-    out = []
-    for c, coded in active_conditions(record):
-        for system, code, display in coded:
-            if (system.endswith("icd-10-cm") or not system) and code.upper().startswith(prefixes):
-                out.append((c, f"{system or 'http://hl7.org/fhir/sid/icd-10-cm'}|{code}", display or code))
-                break
-            if system.endswith("snomed.info/sct") and code in wanted:
-                out.append((c, f"{system}|{code}", display or code))
-                break
-    return out
