@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the service.  ``settings`` defaults to :meth:`Settings.from_env`."""
+    from flask import Flask
+
     from service.clinical.policy import Policy
     from service.fhir.client import FhirClient
     from service.hooks.invoke import HookRuntime
@@ -34,8 +36,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     from service.security.fhir_allowlist import fhir_server_policy
     from service.web.course_review import install as install_course_review
     from service.web.playground import install_playground
-
-    from flask import Flask
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)

@@ -45,7 +45,8 @@ def _indexed_conditions(record: PatientRecord) -> list[tuple[Resource, list[Inde
 
 
 @lru_cache(maxsize=256)
-def _upper(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+def upper_prefixes(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    """The knowledge data's ICD-10-CM prefixes upper-cased, once, not once per coding."""
     return tuple(p.upper() for p in prefixes)
 
 
@@ -58,7 +59,7 @@ def matching_conditions(
     a prefix (``O09``) names every code below it; SNOMED codes match exactly.
     A coding without a system is read as ICD-10-CM.
     """
-    prefixes = _upper(tuple(icd10_prefixes))
+    prefixes = upper_prefixes(tuple(icd10_prefixes))
     out = []
     for c, coded in _indexed_conditions(record):
         for system, code, display, upper, icd, sct in coded:

@@ -9,11 +9,10 @@ disease (no ICD-10-CM or SNOMED code exists for those, §3.3, §6.3).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 from service.clinical import labs
-from service.clinical.conditions import active_conditions, condition_evidence
+from service.clinical.conditions import active_conditions, condition_evidence, upper_prefixes
 from service.clinical.fhir_values import (
     as_list,
     codings,
@@ -48,13 +47,8 @@ class IndicationContext:
 
 
 def _icd_match(code: str, prefixes: list[str]) -> bool:
-    return code.upper().startswith(_upper(tuple(prefixes)))
+    return code.upper().startswith(upper_prefixes(tuple(prefixes)))
 
-
-@lru_cache(maxsize=256)
-def _upper(prefixes: tuple[str, ...]) -> tuple[str, ...]:
-    """The knowledge data's ICD-10-CM prefixes upper-cased, once, not once per coding."""
-    return tuple(p.upper() for p in prefixes)
 
 
 def _matches(concept: Any, spec: dict[str, Any], systems: dict[str, str],
