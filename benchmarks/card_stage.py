@@ -15,16 +15,9 @@ import argparse
 import gc
 import itertools
 import json
-import os
-import re
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ("seed-a order-sign", "seed-b order-sign")
+from benchmarks.instructions import WORKLOADS, callgrind, print_rows
 
 
 def _child(workload: str, calls: int) -> None:
@@ -61,16 +54,8 @@ def _child(workload: str, calls: int) -> None:
 
 
 def per_call(workload: str, calls: int) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=starmap_next",
-                        f"--callgrind-out-file={out}", sys.executable, "-m", "benchmarks.card_stage", "--child",
-                        workload, "--calls", str(calls)],
-                       cwd=ROOT, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-        match = re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE)
-        if not match:
-            raise RuntimeError("no callgrind summary")
-        return int(match.group(1)) // calls
+    command = ["-m", "benchmarks.card_stage", "--child", workload, "--calls", str(calls)]
+    return callgrind(command, ("--collect-atstart=no", "--toggle-collect=starmap_next")) // calls
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,10 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.child, args.calls)
         return 0
     rows = {w: per_call(w, args.calls) for w in WORKLOADS}
-    print("| workload | card stage, instructions per call |\n|---|---|")
-    for w, n in rows.items():
-        print(f"| {w} | {n / 1e6:.2f} M |")
-    print(json.dumps(rows))
+    print_rows("card stage, instructions per call", rows)
     return 0
 
 

@@ -49,16 +49,28 @@ for _ in range(int(sys.argv[2])):
 """
 
 
-def _instructions(workload: str, calls: int) -> int:
+def callgrind(command: list[str], options: tuple[str, ...] = ()) -> int:
+    """Instructions ``python <command>`` executes under valgrind's callgrind (with its ``options``)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
-        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-c", _CHILD,
-                        workload, str(calls)], cwd=ROOT, check=True, capture_output=True,
-                       env={**os.environ, "PYTHONHASHSEED": "0"})
+        subprocess.run(["valgrind", "--tool=callgrind", *options, f"--callgrind-out-file={out}", sys.executable,
+                        *command], cwd=ROOT, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
         match = re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE)
         if not match:
             raise RuntimeError("no callgrind summary")
         return int(match.group(1))
+
+
+def print_rows(heading: str, rows: dict[str, int]) -> None:
+    """A markdown table of instructions per call (millions), then the raw counts as JSON."""
+    print(f"| workload | {heading} |\n|---|---|")
+    for w, n in rows.items():
+        print(f"| {w} | {n / 1e6:.2f} M |")
+    print(json.dumps(rows))
+
+
+def _instructions(workload: str, calls: int) -> int:
+    return callgrind(["-c", _CHILD, workload, str(calls)])
 
 
 def per_call(workload: str, calls: int) -> int:
@@ -74,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {w: per_call(w, args.calls) for w in WORKLOADS}
     if args.heavy:
         rows[HEAVY] = per_call(HEAVY, max(1, args.calls // 4))
-    print("| workload | instructions per call (parse, rules, cards, JSON out) |\n|---|---|")
-    for w, n in rows.items():
-        print(f"| {w} | {n / 1e6:.2f} M |")
-    print(json.dumps(rows))
+    print_rows("instructions per call (parse, rules, cards, JSON out)", rows)
     return 0
 
 
