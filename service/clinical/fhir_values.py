@@ -121,30 +121,11 @@ def codings(concept: Any) -> list[tuple[str, str, str]]:
 
 
 def first_coding(concept: Any) -> tuple[str, str, str] | None:
-    """codings(concept)[0] (None when it has none), without reading the other codings."""
-    if type(concept) is dict:
-        concepts: Any = (concept,)
-    elif type(concept) is list:
-        concepts = concept
-    else:
-        return None
-    for cc in concepts:
-        if type(cc) is not dict:
-            continue
-        coding = cc.get("coding")
-        if type(coding) is dict:
-            coding = (coding,)
-        elif type(coding) is not list:
-            continue
-        for c in coding:
-            if type(c) is dict:
-                code = c.get("code")
-                if type(code) is str:  # the same reading as codings()
-                    system = c.get("system") or ""
-                    display = c.get("display") or ""
-                    return (system if type(system) is str else str(system), code,
-                            display if type(display) is str else str(display))
-    return None
+    """codings(concept)[0], or None when it has none.  Reading every coding costs about 0.3 us more
+    than a walk that stops at the first (two codings); at ~13 calls a seed call that is 4 us of ~900,
+    not worth a second copy of the walk."""
+    read = codings(concept)
+    return read[0] if read else None
 
 
 def concept_text(concept: Any) -> str:
