@@ -15,8 +15,9 @@ PyJWT and the crypto library (about 10 MB per worker).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from service.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from service.security.client_jwt import AuthenticationError, ClientAuthenticator, VerifiedClient
@@ -46,8 +47,4 @@ __all__ = [
     "load_trusted_issuers",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'service.security' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name]), name)
+__getattr__ = lazy_names(__name__, _HOME)

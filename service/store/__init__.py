@@ -16,8 +16,9 @@ worker does, for AuditEntry) does not load SQLAlchemy, psycopg and jsonschema.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from service.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from service.store.audit import AuditEntry, StoreUnavailable
@@ -37,8 +38,4 @@ _HOME = {
 __all__ = ["AuditEntry", "FeedbackError", "FeedbackResult", "Store", "StoreUnavailable", "TooManyFeedbackItems",
            "validate_feedback"]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'service.store' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name]), name)
+__getattr__ = lazy_names(__name__, _HOME)
