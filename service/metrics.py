@@ -33,6 +33,7 @@ from prometheus_client import (
 from service.fhir.queries import PREFETCH_TYPES
 from service.hooks.invoke import HookOutcome
 from service.hooks.registry import ServiceDefinition
+from service.store.audit import AUDIT_FAILURES_METRIC
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -46,7 +47,7 @@ FHIR_ERRORS = Counter("cds_fhir_query_errors_total", "FHIR queries that failed, 
 DATA_ORIGIN = Counter("cds_record_sections_total", "Record sections by where they came from", ["section", "origin"])
 CARDS = Counter("cds_cards_total", "Cards returned", ["service", "topic", "indicator"])
 JWT_FAILURES = Counter("cds_jwt_failures_total", "Rejected CDS client JWTs", ["reason"])
-AUDIT_FAILURES = Counter("cds_audit_write_failures_total", "Audit rows that could not be written")
+AUDIT_FAILURES = Counter(*AUDIT_FAILURES_METRIC)
 
 bp = Blueprint("metrics", __name__)
 

@@ -16,6 +16,10 @@ import orjson
 
 log = logging.getLogger(__name__)
 
+#: the lost-entry counter, counted by the workers (service/metrics.py) and by the audit writer
+#: process (which has no Flask, so no service.metrics): one name and help, summed by /metrics
+AUDIT_FAILURES_METRIC = ("cds_audit_write_failures_total", "Audit rows that could not be written")
+
 
 class StoreUnavailable(Exception):
     """The database cannot be reached (feedback -> 503)."""

@@ -32,14 +32,14 @@ RESTART_SECONDS = 5.0
 
 
 def _failure_counter() -> Any:
-    """The workers' ``cds_audit_write_failures_total``, counted here too (summed by /metrics).
-
-    Defined with the same name rather than imported from service.metrics, which loads Flask."""
+    """The workers' ``cds_audit_write_failures_total``, counted here too (summed by /metrics)."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return None
     from prometheus_client import Counter
 
-    return Counter("cds_audit_write_failures_total", "Audit rows that could not be written")
+    from service.store.audit import AUDIT_FAILURES_METRIC
+
+    return Counter(*AUDIT_FAILURES_METRIC)
 
 
 def main(argv: list[str] | None = None) -> int:
