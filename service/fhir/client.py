@@ -229,6 +229,13 @@ def next_link(bundle: dict[str, Any]) -> str | None:
     return None
 
 
+def bundle_resources(bundle: dict[str, Any]) -> list[Any]:
+    """What a Bundle's entries hold, unchecked (a prefetch's thousands of Observations are read by
+    one pass of the caller that sorts out the types, rather than filtered here first)."""
+    entries = bundle.get("entry")
+    return [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
 def collect_bundle(bundle: dict[str, Any], expected_types: tuple[str, ...], into: FetchResult) -> None:
     """Add a Bundle's resources of the expected types; OperationOutcomes are recorded."""
     entries = bundle.get("entry")

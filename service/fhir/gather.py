@@ -38,7 +38,7 @@ from service.clinical.fhir_values import with_usable_id
 from service.clinical.record import PatientRecord, canonical_key
 from service.fhir import medications as meds
 from service.fhir.access import FhirAccess
-from service.fhir.client import FetchResult, FhirClient, collect_bundle, next_link
+from service.fhir.client import FetchResult, FhirClient, bundle_resources, collect_bundle, next_link
 from service.fhir.queries import MEDICATION_SECTIONS, PATIENT_CONTEXT, PREFETCH_TYPES, QueryPlan, query_plan
 
 #: Extra resource types kept from medication searches (``_include``d or contained)
@@ -124,13 +124,10 @@ def gather_record(
         for r in resources:
             if not isinstance(r, dict):  # a Bundle entry without a resource
                 continue
-            found_type = r.get("resourceType")
-            if found_type == rtype:
-                rid = r.get("id")
-                # with_usable_id (a copy) only for a broken id: downstream code takes every id as str | None.
-                kept.append(r if rid is None or (type(rid) is str and rid) else with_usable_id(r))
-            elif found_type == "Medication" and type(r.get("id")) is str and r["id"]:
-                medications[f"Medication/{r['id']}"] = r
+            if r.get("resourceType") == rtype:
+                kept.append(with_usable_id(r))  # downstream code takes every id as str | None
+            elif (medication := meds.medication_resource_key(r)) is not None:
+                medications[medication] = r
 
     to_query = []
     for key in plan.templates:
@@ -143,7 +140,7 @@ def gather_record(
             value = prefetch[key]
             stats.origins[key] = "prefetch"
             if value.get("resourceType") == "Bundle":
-                keep(key, _entry_resources(value))
+                keep(key, bundle_resources(value))
                 if access is not None and _has_next(value):
                     jobs[key] = _continue_job(client, access, value, rtype, deadline)
             else:
@@ -292,12 +289,6 @@ def _resolve_medications(
     }
     stats.unresolved_medications = {ref for refs in unresolved.values() for ref in refs}
     return {key: refs for key, refs in unresolved.items() if refs}
-
-
-def _entry_resources(bundle: dict[str, Any]) -> list[Any]:
-    """What a prefetch Bundle's entries hold; keep() sorts out the types, in the same pass."""
-    entries = bundle.get("entry")
-    return [e.get("resource") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 def _has_next(bundle: dict[str, Any]) -> bool:

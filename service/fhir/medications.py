@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.fhir.access import FhirAccess
-from service.fhir.client import FetchResult, FhirClient
+from service.fhir.client import FetchResult, FhirClient, bundle_resources
 from service.knowledge import load
 
 Resource = dict[str, Any]
@@ -155,21 +155,20 @@ def _run_all(executor: Executor, jobs: list[Any]) -> list[FetchResult]:
     return [f.result() for f in [executor.submit(job) for job in jobs]]
 
 
+def medication_resource_key(resource: dict[str, Any]) -> str | None:
+    """``Medication/<id>`` of a Medication resource with a usable id, else None."""
+    if resource.get("resourceType") != "Medication":
+        return None
+    mid = resource.get("id")
+    return f"Medication/{mid}" if type(mid) is str and mid else None
+
+
 def prefetched_medications(prefetch: Mapping[str, Any]) -> dict[str, Resource]:
     """Medications an EHR put in the prefetch Bundles (``_include``d), by ``Medication/<id>``."""
     found: dict[str, Resource] = {}
     for value in prefetch.values():
-        if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
-            continue
-        entries = value.get("entry")
-        if not isinstance(entries, list):
-            continue
-        # collect_bundle()'s reading, inline: a heavy chart's Bundles hold thousands of other resources.
-        for entry in entries:
-            if isinstance(entry, dict):
-                medication = entry.get("resource")
-                if isinstance(medication, dict) and medication.get("resourceType") == "Medication":
-                    mid = medication.get("id")
-                    if type(mid) is str and mid:
-                        found[f"Medication/{mid}"] = medication
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            for resource in bundle_resources(value):
+                if isinstance(resource, dict) and (key := medication_resource_key(resource)) is not None:
+                    found[key] = resource
     return found
