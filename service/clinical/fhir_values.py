@@ -133,10 +133,17 @@ def concept_text(concept: Any) -> str:
     parts: list[str] = []
     for cc in as_list(concept):
         if isinstance(cc, dict):
-            if isinstance(cc.get("text"), str):
-                parts.append(cc["text"])
-            parts.extend(d for _, _, d in codings(cc) if d)
+            parts.extend(text_parts(cc, codings(cc)))
     return " ".join(parts).lower()
+
+
+def text_parts(concept: dict[str, Any], read: list[tuple[str, str, str]]) -> list[str]:
+    """One CodeableConcept's text and coding displays, from its already-read ``codings()``
+    (for callers that need the codes too: the codings are read once)."""
+    text = concept.get("text")
+    parts = [text] if isinstance(text, str) else []
+    parts.extend(d for _, _, d in read if d)
+    return parts
 
 
 def has_code(concept: Any, system: str, codes: Iterable[str]) -> tuple[str, str] | None:

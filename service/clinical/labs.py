@@ -98,16 +98,6 @@ def _usable(obs: Resource) -> bool:
     return status_of(obs) not in _EXCLUDED and not is_entered_in_error(obs)
 
 
-def _test_text(concept: object) -> str:
-    """concept_text() of one Observation.code (the name a local code is found by)."""
-    if type(concept) is not dict:
-        return concept_text(concept)
-    text = concept.get("text")
-    parts = [text] if isinstance(text, str) else []
-    parts.extend(display for _, _, display in codings(concept) if display)
-    return " ".join(parts).lower()
-
-
 class LabIndex:
     """The usable Observations of one record, by LOINC code and by local test name.
 
@@ -152,7 +142,7 @@ class LabIndex:
                 codes = loinc_codes(concept)
             if codes is None:
                 if _usable(obs):
-                    self._by_text.setdefault(_test_text(concept), []).append((place, obs))
+                    self._by_text.setdefault(concept_text(concept), []).append((place, obs))
                 continue
             usable: bool | None = None
             for code in codes:

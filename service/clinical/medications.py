@@ -23,6 +23,7 @@ from service.clinical.fhir_values import (
     is_entered_in_error,
     parse_datetime,
     status_of,
+    text_parts,
 )
 from service.clinical.record import PatientRecord, Resource
 from service.knowledge import load
@@ -90,10 +91,7 @@ def drug_reading(concept: Any) -> tuple[str, tuple[str, ...]]:
     if type(concept) is not dict:  # a broken feed's list of concepts, or nothing
         return concept_text(concept), tuple(c for s, c, _ in codings(concept) if not s or s == RXNORM)
     read = codings(concept)
-    label = concept.get("text")
-    parts = [label] if isinstance(label, str) else []
-    parts.extend(d for _, _, d in read if d)
-    return " ".join(parts).lower(), tuple(c for s, c, _ in read if not s or s == RXNORM)
+    return " ".join(text_parts(concept, read)).lower(), tuple(c for s, c, _ in read if not s or s == RXNORM)
 
 
 #: (resource, drug concept, lower-cased text, RxNorm codes) of one medication resource
