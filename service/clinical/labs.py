@@ -219,10 +219,7 @@ def _canonical_place(entry: tuple[int, Resource]) -> tuple[int, str, int]:
 
 def lab_index(record: PatientRecord) -> LabIndex:
     """The record's LabIndex, built on first use."""
-    index = record.derived.get("labs")
-    if index is None:
-        index = record.derived["labs"] = LabIndex(record.observations)
-    return index  # type: ignore[no-any-return]
+    return record.memo("labs", lambda: LabIndex(record.observations))
 
 
 def results(record: PatientRecord, codes: Iterable[str]) -> list[Result]:

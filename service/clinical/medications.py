@@ -127,10 +127,7 @@ class _MedicationIndex:
 
 
 def _index(record: PatientRecord) -> _MedicationIndex:
-    index = record.derived.get("medications")
-    if index is None:
-        index = record.derived["medications"] = _MedicationIndex(record)
-    return index  # type: ignore[no-any-return]
+    return record.memo("medications", lambda: _MedicationIndex(record))
 
 
 #: sorts undated uses last when sorting newest first
