@@ -60,7 +60,7 @@ def md_texts(values: list[Any]) -> list[Any]:
             return values
     except TypeError:
         return [md_text(v) for v in values]
-    return [v if _NEEDS_ESCAPE.search(v) is None else _escaped(v) for v in values]
+    return [md_escape(v) for v in values]  # all text here: the join took them
 
 
 def md_join(values: Iterable[Any], separator: str) -> str:
