@@ -115,8 +115,6 @@ class LabIndex:
         self._results: dict[str, list[Result]] = {}
         #: codes asked for together -> their results, newest first, each once
         self._asked: dict[tuple[str, ...], list[Result]] = {}
-        #: knowledge test key -> its results (the rules' own lookups, kept here so they run once)
-        self.by_test: dict[str, list[Result]] = {}
         #: a date string read once per record: a panel's results share one
         self._dates: dict[str, datetime | None] = {}
         by_code = self._by_code

@@ -49,8 +49,7 @@ def lab_results(record: PatientRecord, key: str) -> list[Result]:
     knowledge/safety.yaml find them, and ``not_names`` keeps look-alike tests
     (surface antibody for surface antigen, IgM for total anti-HBc) out.
     """
-    known = labs.lab_index(record).by_test
-    if key not in known:
+    def find() -> list[Result]:
         spec = cfg("tests")[key]
         found = labs.results(record, spec["loinc"])
         if spec.get("names"):
@@ -59,8 +58,9 @@ def lab_results(record: PatientRecord, key: str) -> list[Result]:
                      if not any(w in labs.test_name(r.resource).lower() for w in excluded)]
             if local:
                 found = sorted([*found, *local], key=lambda r: r.when or labs.UNDATED, reverse=True)
-        known[key] = found
-    return list(known[key])
+        return found
+
+    return list(record.memo("lab_test:" + key, find))  # the caller's own list: the record keeps its copy
 
 
 def order_of(key: str, reason: str | None = None) -> OrderSuggestion:
