@@ -137,6 +137,14 @@ def concept_text(concept: Any) -> str:
     return " ".join(parts).lower()
 
 
+def text_and_codings(concept: Any) -> tuple[str, list[tuple[str, str, str]]]:
+    """(concept_text(), codings()) of a concept, its codings read once (drugs, indications)."""
+    if type(concept) is not dict:  # a broken feed's list of concepts, or nothing
+        return concept_text(concept), codings(concept)
+    read = codings(concept)
+    return " ".join(text_parts(concept, read)).lower(), read
+
+
 def text_parts(concept: dict[str, Any], read: list[tuple[str, str, str]]) -> list[str]:
     """One CodeableConcept's text and coding displays, from its already-read ``codings()``
     (for callers that need the codes too: the codings are read once)."""

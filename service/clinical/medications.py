@@ -17,13 +17,11 @@ from typing import Any
 
 from service.clinical.fhir_values import (
     as_list,
-    codings,
-    concept_text,
     effective_datetime,
     is_entered_in_error,
     parse_datetime,
     status_of,
-    text_parts,
+    text_and_codings,
 )
 from service.clinical.products import match_codings, match_text
 from service.clinical.record import PatientRecord, Resource
@@ -87,14 +85,6 @@ def _any_class() -> tuple[frozenset[str], re.Pattern[str]]:
     return frozenset(code for c in classes for code in c["rxnorm"]), re.compile(rf"(?<![a-z])(?:{names})")
 
 
-def drug_reading(concept: Any) -> tuple[str, list[tuple[str, str, str]]]:
-    """(concept_text(), codings()) of a drug concept, its codings read once."""
-    if type(concept) is not dict:  # a broken feed's list of concepts, or nothing
-        return concept_text(concept), codings(concept)
-    read = codings(concept)
-    return " ".join(text_parts(concept, read)).lower(), read
-
-
 #: (resource, drug concept, lower-cased text, RxNorm codes) of one medication resource
 _Use = tuple[Resource, Any, str, tuple[str, ...]]
 #: a medication resource naming a rituximab product, and that product's key (products.yaml)
@@ -124,7 +114,7 @@ class MedicationIndex:
                 if is_entered_in_error(r) or status_of(r) in _NEVER_TAKEN:
                     continue
                 concept = medication_concept(r, record)
-                text, read = drug_reading(concept)
+                text, read = text_and_codings(concept)
                 drug = (text, tuple(read))
                 known = drugs.get(drug)
                 if known is None:

@@ -1,4 +1,5 @@
-"""Medication readings inlined for speed (clinical/medications.py, fhir/medications.py): the same answers as the general readers."""
+"""Medication readings inlined or indexed for speed (clinical/medications.py, fhir/medications.py,
+rituximab_history.py): the same answers as the general readers."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.clinical.fhir_values import codings, concept_text, effective_datetime, is_entered_in_error, status_of
-from service.clinical.medications import RXNORM, drug_reading, medication_concept
+from service.clinical.fhir_values import (
+    codings,
+    concept_text,
+    effective_datetime,
+    is_entered_in_error,
+    status_of,
+    text_and_codings,
+)
+from service.clinical.medications import RXNORM, medication_concept
 from service.clinical.products import match_concept, match_text
 from service.clinical.record import PatientRecord
 from service.clinical.rituximab_history import prior_doses
@@ -26,15 +34,15 @@ _CONCEPT = st.fixed_dictionaries({}, optional={"coding": st.lists(_CODING, max_s
 
 @settings(max_examples=500, deadline=None)
 @given(_CONCEPT | st.lists(_CONCEPT, max_size=2) | _SCALAR)
-def test_drug_reading_is_concept_text_and_the_codings(concept: Any) -> None:
-    assert drug_reading(concept) == (concept_text(concept), codings(concept))
+def test_text_and_codings_is_concept_text_and_codings(concept: Any) -> None:
+    assert text_and_codings(concept) == (concept_text(concept), codings(concept))
 
 
-def test_drug_reading_of_a_usual_concept() -> None:
+def test_text_and_codings_of_a_usual_drug() -> None:
     concept = {"text": "Methotrexate 2.5 MG Oral Tablet",
                "coding": [{"system": RXNORM, "code": "105586", "display": "Methotrexate 2.5 MG"},
                           {"system": "http://local", "code": "MTX"}]}
-    assert drug_reading(concept) == ("methotrexate 2.5 mg oral tablet methotrexate 2.5 mg",
+    assert text_and_codings(concept) == ("methotrexate 2.5 mg oral tablet methotrexate 2.5 mg",
                                      [(RXNORM, "105586", "Methotrexate 2.5 MG"), ("http://local", "MTX", "")])
 
 
