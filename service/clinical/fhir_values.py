@@ -202,8 +202,9 @@ def effective_datetime(resource: Resource) -> datetime | None:
         "dateAsserted",
         "recorded",
     ):
-        dt = parse_datetime(resource.get(key))
-        if dt:
+        value = resource.get(key)
+        # Most keys are absent from a given resource (a Condition's date is the seventh asked for).
+        if value is not None and (dt := parse_datetime(value)):
             return dt
     for key in ("effectivePeriod", "occurrencePeriod"):
         period = resource.get(key)
