@@ -99,9 +99,13 @@ def _latest_measure(record: PatientRecord, codes: tuple[str, ...], to_unit: Call
 
 def body_surface_area(record: PatientRecord) -> BodySize | None:
     """Mosteller BSA, sqrt(height cm x weight kg / 3600), from the latest measurements."""
+    # Height first: charts record it rarely, weight at every visit (hundreds of
+    # results whose dates need not be read when there is no height to pair them with).
     height = _latest_measure(record, HEIGHT_LOINC, _in_cm, 30, 250, "Body height")
+    if height is None:
+        return None
     weight = _latest_measure(record, WEIGHT_LOINC, _in_kg, 1, 400, "Body weight")
-    if height is None or weight is None:
+    if weight is None:
         return None
     (height_cm, height_evidence), (weight_kg, weight_evidence) = height, weight
     return BodySize(round(math.sqrt(height_cm * weight_kg / 3600), 2), (height_evidence, weight_evidence))

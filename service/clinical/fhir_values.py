@@ -137,6 +137,14 @@ def concept_text(concept: Any) -> str:
     return " ".join(parts).lower()
 
 
+def text_and_codings(concept: Any) -> tuple[str, list[tuple[str, str, str]]]:
+    """(concept_text(), codings()) of a concept, its codings read once (drugs, indications)."""
+    if type(concept) is not dict:  # a broken feed's list of concepts, or nothing
+        return concept_text(concept), codings(concept)
+    read = codings(concept)
+    return " ".join(text_parts(concept, read)).lower(), read
+
+
 def text_parts(concept: dict[str, Any], read: list[tuple[str, str, str]]) -> list[str]:
     """One CodeableConcept's text and coding displays, from its already-read ``codings()``
     (for callers that need the codes too: the codings are read once)."""
@@ -194,8 +202,9 @@ def effective_datetime(resource: Resource) -> datetime | None:
         "dateAsserted",
         "recorded",
     ):
-        dt = parse_datetime(resource.get(key))
-        if dt:
+        value = resource.get(key)
+        # Most keys are absent from a given resource (a Condition's date is the seventh asked for).
+        if value is not None and (dt := parse_datetime(value)):
             return dt
     for key in ("effectivePeriod", "occurrencePeriod"):
         period = resource.get(key)

@@ -9,17 +9,12 @@ disease (no ICD-10-CM or SNOMED code exists for those, §3.3, §6.3).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 from service.clinical import labs
 from service.clinical.conditions import active_conditions, condition_evidence, upper_prefixes
-from service.clinical.fhir_values import (
-    as_list,
-    codings,
-    concept_text,
-    qualitative_result,
-    quantity,
-)
+from service.clinical.fhir_values import as_list, codings, qualitative_result, quantity, text_and_codings
 from service.clinical.findings import Evidence
 from service.clinical.record import OrderUnderReview, PatientRecord, Resource
 from service.knowledge import load
@@ -46,23 +41,51 @@ class IndicationContext:
     looked_for: tuple[str, ...] = ()
 
 
-def _icd_match(code: str, prefixes: list[str]) -> bool:
-    return code.upper().startswith(upper_prefixes(tuple(prefixes)))
+@dataclass(frozen=True)
+class _Codes:
+    """One indications.yaml entry as _matches() reads it: codes and names, normalised once."""
+
+    icd10_prefixes: tuple[str, ...]  # upper-cased: ICD-10-CM codes compare case-blind
+    snomed: frozenset[str]
+    names: tuple[str, ...]
 
 
+def _codes(spec: dict[str, Any]) -> _Codes:
+    return _Codes(upper_prefixes(tuple(spec.get("icd10_prefixes", []))), frozenset(spec.get("snomed", [])),
+                  tuple(spec.get("names", [])))
 
-def _matches(concept: Any, spec: dict[str, Any], systems: dict[str, str],
-             read: tuple[list[tuple[str, str, str]], str]) -> tuple[str, str] | None:
-    """(system|code, display) of the first coding in ``spec`` (ICD prefix or SNOMED), else a name in the text.
 
-    ``read``: the concept's codings() and concept_text(), read once for all the specs."""
+@cache
+def _group_codes() -> dict[str, _Codes]:
+    """Each indication group's codes (knowledge/indications.yaml), read once per process."""
+    return {key: _codes(spec) for key, spec in load("indications")["groups"].items()}
+
+
+@cache
+def _finding_codes(entry: str) -> _Codes:
+    """The codes of a clinical feature ("ild", "dysphagia") of indications.yaml."""
+    return _codes(load("indications")[entry])
+
+
+#: (system, code, display, code upper-cased) of each coding of a concept, and its concept_text()
+_Read = tuple[list[tuple[str, str, str, str]], str]
+
+
+def _read(concept: Any) -> _Read:
+    """A concept's codings and text, read once for every group it is matched against."""
+    text, coded = text_and_codings(concept)
+    return [(system, code, display, code.upper()) for system, code, display in coded], text
+
+
+def _matches(concept: Any, codes: _Codes, systems: dict[str, str], read: _Read) -> tuple[str, str] | None:
+    """(system|code, display) of the first coding in ``codes`` (ICD prefix or SNOMED), else a name in the text."""
     coded, text = read
-    for system, code, display in coded:
-        if system in ("", systems["icd10"]) and _icd_match(code, spec.get("icd10_prefixes", [])):
+    for system, code, display, upper in coded:
+        if system in ("", systems["icd10"]) and upper.startswith(codes.icd10_prefixes):
             return f"{systems['icd10']}|{code}", display or code
-        if system in ("", systems["snomed"]) and code in spec.get("snomed", []):
+        if system in ("", systems["snomed"]) and code in codes.snomed:
             return f"{systems['snomed']}|{code}", display or code
-    for name in spec.get("names", []):
+    for name in codes.names:
         if name in text:
             # Show the chart's own wording (a free-text problem), not the lower-cased match text.
             shown = concept.get("text") if isinstance(concept, dict) else None
@@ -117,11 +140,12 @@ def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationC
     respiratory: list[Evidence] = []
     dysphagia: list[Evidence] = []
     rp = False
+    group_codes = _group_codes()
     for resource, concept in sources:
         is_order = order is not None and resource is order.request
-        read = (codings(concept), concept_text(concept))  # once per concept, not once per group
+        read = _read(concept)  # once per concept, not once per group
         for key, spec in data["groups"].items():
-            hit = _matches(concept, spec, systems, read)
+            hit = _matches(concept, group_codes[key], systems, read)
             if hit:
                 label = f"{spec['display']}: {hit[1]}" + (" (order reason)" if is_order else "")
                 ev = (
@@ -130,19 +154,19 @@ def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationC
                 )
                 groups.setdefault(key, []).append(ev)
                 if key == "iim" and any(
-                    s in ("", systems["icd10"]) and c.upper() in data["iim_respiratory_icd10"]
-                    for s, c, _ in read[0]
+                    s in ("", systems["icd10"]) and upper in data["iim_respiratory_icd10"]
+                    for s, _, _, upper in read[0]
                 ):
                     respiratory.append(ev)
         if is_order:
             continue
-        if hit := _matches(concept, data["ild"], systems, read):
+        if hit := _matches(concept, _finding_codes("ild"), systems, read):
             ild.append(condition_evidence(record, resource, f"Interstitial lung disease: {hit[1]}", hit[0]))
-            text = concept_text(concept) + " " + " ".join(
+            text = read[1] + " " + " ".join(
                 n.get("text", "") for n in as_list(resource.get("note")) if isinstance(n, dict))
             if any(w in text.lower() for w in data["rapidly_progressive_words"]):
                 rp = True
-        if hit := _matches(concept, data["dysphagia"], systems, read):
+        if hit := _matches(concept, _finding_codes("dysphagia"), systems, read):
             dysphagia.append(condition_evidence(record, resource, f"Dysphagia: {hit[1]}", hit[0]))
 
     antisynthetase = _positive(record, data["antibodies"]["antisynthetase"])

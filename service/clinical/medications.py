@@ -17,14 +17,13 @@ from typing import Any
 
 from service.clinical.fhir_values import (
     as_list,
-    codings,
-    concept_text,
     effective_datetime,
     is_entered_in_error,
     parse_datetime,
     status_of,
-    text_parts,
+    text_and_codings,
 )
+from service.clinical.products import match_codings, match_text
 from service.clinical.record import PatientRecord, Resource
 from service.knowledge import load
 
@@ -86,48 +85,61 @@ def _any_class() -> tuple[frozenset[str], re.Pattern[str]]:
     return frozenset(code for c in classes for code in c["rxnorm"]), re.compile(rf"(?<![a-z])(?:{names})")
 
 
-def drug_reading(concept: Any) -> tuple[str, tuple[str, ...]]:
-    """(concept_text(), RxNorm or system-less codes) of a drug concept, its codings read once."""
-    if type(concept) is not dict:  # a broken feed's list of concepts, or nothing
-        return concept_text(concept), tuple(c for s, c, _ in codings(concept) if not s or s == RXNORM)
-    read = codings(concept)
-    return " ".join(text_parts(concept, read)).lower(), tuple(c for s, c, _ in read if not s or s == RXNORM)
-
-
 #: (resource, drug concept, lower-cased text, RxNorm codes) of one medication resource
 _Use = tuple[Resource, Any, str, tuple[str, ...]]
+#: a medication resource naming a rituximab product, and that product's key (products.yaml)
+RituximabUse = tuple[Resource, str]
 
 
-class _MedicationIndex:
-    """Every medication resource read once per record, and the uses of each class asked for.
+class MedicationIndex:
+    """Every medication resource read once per record: the uses of a drug class, and of rituximab.
 
     A heavy chart has hundreds of refills of a few drugs: each distinct drug
-    (text and RxNorm codes) is matched against a class once, not once per refill."""
+    (text and codings) is matched against the classes and the rituximab
+    products once, not once per refill."""
 
     def __init__(self, record: PatientRecord) -> None:
         #: uses of a drug of some class (rituximab itself, for one, is of none)
         self.uses: list[_Use] = []
-        class_codes, class_names = _any_class()
-        #: (text, RxNorm codes) -> of some class?  Refills of one drug are searched once.
-        of_a_class: dict[tuple[str, tuple[str, ...]], bool] = {}
-        for r in (*record.medication_statements, *record.medication_requests,
-                  *record.medication_administrations):
-            if is_entered_in_error(r) or status_of(r) in _NEVER_TAKEN:
-                continue
-            concept = medication_concept(r, record)
-            text, rxnorm = drug_reading(concept)
-            drug = (text, rxnorm)
-            wanted = of_a_class.get(drug)
-            if wanted is None:
-                wanted = of_a_class[drug] = not (class_codes.isdisjoint(rxnorm) and class_names.search(text) is None)
-            if wanted:
-                self.uses.append((r, concept, text, rxnorm))
+        #: rituximab administrations, the best evidence of doses given (rituximab_history.py)
+        self.rituximab_given: list[RituximabUse] = []
+        #: rituximab statements, then requests: the history when no administration is recorded
+        self.rituximab_listed: list[RituximabUse] = []
+        #: (text, codings) -> (RxNorm codes, of some class?, rituximab product key): refills are read once
+        drugs: dict[tuple[str, tuple[tuple[str, str, str], ...]], tuple[tuple[str, ...], bool, str | None]] = {}
+        for resources, rituximab in ((record.medication_statements, self.rituximab_listed),
+                                     (record.medication_requests, self.rituximab_listed),
+                                     (record.medication_administrations, self.rituximab_given)):
+            for r in resources:
+                if is_entered_in_error(r) or status_of(r) in _NEVER_TAKEN:
+                    continue
+                concept = medication_concept(r, record)
+                text, read = text_and_codings(concept)
+                drug = (text, tuple(read))
+                known = drugs.get(drug)
+                if known is None:
+                    known = drugs[drug] = _read_drug(text, read)
+                rxnorm, of_a_class, product_key = known
+                if of_a_class:
+                    self.uses.append((r, concept, text, rxnorm))
+                if product_key is not None:
+                    rituximab.append((r, product_key))
         #: class key -> its uses, newest first
         self.by_class: dict[str, list[MedicationUse]] = {}
 
 
-def _index(record: PatientRecord) -> _MedicationIndex:
-    return record.memo("medications", lambda: _MedicationIndex(record))
+def _read_drug(text: str, read: list[tuple[str, str, str]]) -> tuple[tuple[str, ...], bool, str | None]:
+    """(RxNorm or system-less codes, of some class?, rituximab product key) of one distinct drug."""
+    rxnorm = tuple(c for s, c, _ in read if not s or s == RXNORM)
+    class_codes, class_names = _any_class()
+    of_a_class = not (class_codes.isdisjoint(rxnorm) and class_names.search(text) is None)
+    by_code = match_codings(read)
+    return rxnorm, of_a_class, by_code[0] if by_code else match_text(text)
+
+
+def medication_index(record: PatientRecord) -> MedicationIndex:
+    """The record's MedicationIndex, built on first use."""
+    return record.memo("medications", lambda: MedicationIndex(record))
 
 
 #: sorts undated uses last when sorting newest first
@@ -147,7 +159,7 @@ def _period(resource: Resource) -> tuple[datetime | None, datetime | None]:
 
 def uses_of_class(record: PatientRecord, class_key: str) -> list[MedicationUse]:
     """Every record of a drug of ``class_key`` (medication_classes.yaml), newest first."""
-    index = _index(record)
+    index = medication_index(record)
     found = index.by_class.get(class_key)
     if found is None:
         found = index.by_class[class_key] = _find_uses(index.uses, class_key)

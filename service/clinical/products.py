@@ -6,6 +6,7 @@ Shared by order detection (hooks) and treatment history (clinical rules).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -77,8 +78,13 @@ def normalize_ndc(code: str) -> str | None:
 
 def match_concept(concept: Any) -> tuple[str, str, str] | None:
     """(product_key, matched_by, code) for a medication CodeableConcept, by code."""
+    return match_codings(codings(concept))
+
+
+def match_codings(read: Iterable[tuple[str, str, str]]) -> tuple[str, str, str] | None:
+    """match_concept() of a concept whose codings() are already read."""
     idx = _index()
-    for system, code, _ in codings(concept):
+    for system, code, _ in read:
         if (not system or system in idx.rxnorm_systems) and code in idx.by_rxnorm:
             return idx.by_rxnorm[code], "rxnorm", code
         if system in idx.hcpcs_systems and code.upper() in idx.by_hcpcs:

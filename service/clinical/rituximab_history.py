@@ -12,15 +12,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.clinical.fhir_values import (
-    concept_text,
-    effective_datetime,
-    finite_number,
-    is_entered_in_error,
-    status_of,
-)
-from service.clinical.medications import medication_concept
-from service.clinical.products import match_concept, match_text
+from service.clinical.fhir_values import effective_datetime, finite_number, status_of
+from service.clinical.medications import RituximabUse, medication_index
 from service.clinical.record import OrderUnderReview, PatientRecord, Resource
 from service.knowledge import load
 
@@ -64,33 +57,24 @@ def _dose_mg(resource: Resource) -> float | None:
     return mg if mg is not None and math.isfinite(mg) else None
 
 
-def _is_rituximab(resource: Resource, record: PatientRecord) -> str | None:
-    concept = medication_concept(resource, record)
-    hit = match_concept(concept)
-    if hit:
-        return hit[0]
-    return match_text(concept_text(concept))
-
-
 def prior_doses(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()) -> list[Dose]:
     """Rituximab doses before now, oldest first (administrations preferred)."""
 
     def build() -> list[Dose]:
-        def collect(resources: tuple[Resource, ...]) -> list[Dose]:
+        def collect(found: list[RituximabUse]) -> list[Dose]:
             out = []
-            for r in resources:
-                if is_entered_in_error(r) or status_of(r) in _NOT_GIVEN:
+            for r, product_key in found:
+                if status_of(r) in _NOT_GIVEN:
                     continue
-                key = _is_rituximab(r, record)
                 when = effective_datetime(r)
-                if key is None or when is None or when > record.now:
+                if when is None or when > record.now:
                     continue
-                out.append(Dose(when, _dose_mg(r), key, r.get("resourceType", ""), r.get("id")))
+                out.append(Dose(when, _dose_mg(r), product_key, r.get("resourceType", ""), r.get("id")))
             return out
 
-        doses = collect(record.medication_administrations)
-        if not doses:
-            doses = collect(record.medication_statements) + collect(record.medication_requests)
+        # The medication index has read every medication resource and named its product once per drug.
+        index = medication_index(record)
+        doses = collect(index.rituximab_given) or collect(index.rituximab_listed)
         return sorted(doses, key=lambda d: d.when)
 
     doses = record.memo("rituximab_doses", build)
