@@ -139,16 +139,20 @@ class LabIndex:
                                     else:
                                         codes.append(value)
                 if codes is None:
-                    if not loinc and _usable(obs):
-                        self._by_text.setdefault(concept_text(concept), []).append((place, obs))
+                    if not loinc:
+                        self._file_by_name(place, obs, concept)
                     continue
             else:
                 codes = loinc_codes(concept)
                 if codes is None:
-                    if _usable(obs):
-                        self._by_text.setdefault(concept_text(concept), []).append((place, obs))
+                    self._file_by_name(place, obs, concept)
                     continue
             self._file(obs, codes)
+
+    def _file_by_name(self, place: int, obs: Resource, concept: object) -> None:
+        """Files a usable Observation without a LOINC code under its test name, with its place in the record."""
+        if _usable(obs):
+            self._by_text.setdefault(concept_text(concept), []).append((place, obs))
 
     def _file(self, obs: Resource, codes: list[str]) -> None:
         """Files a usable Observation under each of its ``codes`` that the rules read."""
