@@ -101,30 +101,30 @@ def _usable(obs: Resource) -> bool:
 class LabIndex:
     """The usable Observations of one record, by LOINC code and by local test name.
 
-    Built once per record (see module docstring); each code's results get their
-    dates parsed and sorted on first use, then are kept."""
+    Built once per record (see module docstring); the results of a set of codes
+    get their dates parsed and sorted when first asked for, then are kept."""
 
     def __init__(self, observations: Iterable[Resource]) -> None:
         self._observations = observations
-        wanted = indexed_codes()
-        #: indexed code -> usable Observations in record order (one per coding, as codings() reads them)
+        #: the codes filed here (observation_codes.yaml); any other code is read by a scan of its own
+        self._wanted = wanted = indexed_codes()
+        #: code -> usable Observations in record order (one per coding, as codings() reads them)
         self._by_code: dict[str, list[Resource]] = {}
         #: Observations without a LOINC coding, by distinct lower-cased test name, with their place in the record
         self._by_text: dict[str, list[tuple[int, Resource]]] = {}
-        #: code -> its results, newest first
-        self._results: dict[str, list[Result]] = {}
         #: codes asked for together -> their results, newest first, each once
         self._asked: dict[tuple[str, ...], list[Result]] = {}
         #: a date string read once per record: a panel's results share one
         self._dates: dict[str, datetime | None] = {}
-        by_code = self._by_code
         for place, obs in enumerate(observations):
             concept = obs.get("code")
             # The common shape (a dict code with a list of dict codings) read inline, as
             # loinc_codes() reads it: this loop runs once per Observation, thousands on a
-            # heavy chart, and the call and its list cost more than the reading.
+            # heavy chart, and most of them (vital signs) carry a LOINC code no rule reads,
+            # so only the wanted codes are collected (no list for the others).
             coding = concept.get("coding") if type(concept) is dict else None
             if type(coding) is list:
+                loinc = False
                 codes: list[str] | None = None
                 for c in coding:
                     if type(c) is dict:
@@ -132,28 +132,43 @@ class LabIndex:
                         if type(value) is str:
                             system = c.get("system")
                             if not system or system == LOINC:
-                                if codes is None:
-                                    codes = [value]
-                                else:
-                                    codes.append(value)
+                                loinc = True
+                                if value in wanted:
+                                    if codes is None:
+                                        codes = [value]
+                                    else:
+                                        codes.append(value)
+                if codes is None:
+                    if not loinc:
+                        self._file_by_name(place, obs, concept)
+                    continue
             else:
                 codes = loinc_codes(concept)
-            if codes is None:
-                if _usable(obs):
-                    self._by_text.setdefault(concept_text(concept), []).append((place, obs))
-                continue
-            usable: bool | None = None
-            for code in codes:
-                if code in wanted:
-                    if usable is None:
-                        usable = _usable(obs)
-                    if not usable:
-                        break
-                    group = by_code.get(code)
-                    if group is None:
-                        by_code[code] = [obs]
-                    else:
-                        group.append(obs)
+                if codes is None:
+                    self._file_by_name(place, obs, concept)
+                    continue
+            self._file(obs, codes)
+
+    def _file_by_name(self, place: int, obs: Resource, concept: object) -> None:
+        """Files a usable Observation without a LOINC code under its test name, with its place in the record."""
+        if _usable(obs):
+            self._by_text.setdefault(concept_text(concept), []).append((place, obs))
+
+    def _file(self, obs: Resource, codes: list[str]) -> None:
+        """Files a usable Observation under each of its ``codes`` that the rules read."""
+        usable: bool | None = None
+        by_code = self._by_code
+        for code in codes:
+            if code in self._wanted:
+                if usable is None:
+                    usable = _usable(obs)
+                if not usable:
+                    return
+                group = by_code.get(code)
+                if group is None:
+                    by_code[code] = [obs]
+                else:
+                    group.append(obs)
 
     def _when(self, obs: Resource) -> datetime | None:
         """effective_datetime(), with the common effectiveDateTime string parsed once per record."""
@@ -166,32 +181,33 @@ class LabIndex:
             when = self._dates[value] = parse_datetime(value)
         return when if when is not None else effective_datetime(obs)
 
-    def _results_for_code(self, code: str) -> list[Result]:
-        found = self._results.get(code)
-        if found is None:
-            if code in indexed_codes():
-                group = self._by_code.get(code, ())
-            else:  # a code the knowledge data does not list: read the record for it alone
-                group = [obs for obs in self._observations
-                         for c in (loinc_codes(obs.get("code")) or ()) if c == code and _usable(obs)]
-            found = [Result(self._when(obs), obs) for obs in sorted(group, key=canonical_key)]
-            _newest_first(found)
-            self._results[code] = found
-        return found
+    def _unlisted(self, code: str) -> list[Resource]:
+        """The usable Observations with a code the knowledge data does not list: a scan of the record for it alone."""
+        return [obs for obs in self._observations
+                for c in (loinc_codes(obs.get("code")) or ()) if c == code and _usable(obs)]
 
     def results(self, codes: Iterable[str]) -> list[Result]:
-        """All results with any of ``codes``, newest first (undated last), each once."""
+        """All results with any of ``codes``, newest first (undated last), each once.
+
+        Results of one date come code by code, in the order of ``codes``, and each
+        code's in canonical_key() order; only the Observations asked for get a Result
+        and a parsed date."""
         key = codes if type(codes) is tuple else tuple(codes)
         out = self._asked.get(key)
         if out is None:
             seen: set[int] = set()
             out = []
-            for code in key:
-                for r in self._results_for_code(code):
-                    if id(r.resource) not in seen:
-                        seen.add(id(r.resource))
-                        out.append(r)
-            _newest_first(out)
+            wanted, by_code = self._wanted, self._by_code
+            for code in key:  # a test's sibling codes: most have no result, one lookup each
+                group = by_code.get(code) if code in wanted else self._unlisted(code)
+                if not group:
+                    continue
+                for obs in (sorted(group, key=canonical_key) if len(group) > 1 else group):
+                    if id(obs) not in seen:
+                        seen.add(id(obs))
+                        out.append(Result(self._when(obs), obs))
+            if len(out) > 1:
+                _newest_first(out)
             self._asked[key] = out
         return list(out)  # the caller's own list: the index keeps its copy
 
@@ -200,6 +216,8 @@ class LabIndex:
 
         Results of one date keep the order of a canonically sorted record: test by
         test, in the order each test first appears, then result by result."""
+        if not self._by_text:  # every result has a LOINC code (the common chart)
+            return []
         wanted = [n.lower() for n in names]
         tests = [sorted(group, key=_canonical_place)
                  for text, group in self._by_text.items() if any(w in text for w in wanted)]

@@ -93,3 +93,37 @@ def test_the_index_files_each_observation_under_the_codes_codings_reads(concepts
                            if code in [c for s, c, _ in labs.codings(o["code"]) if not s or s == labs.LOINC]),
                           key=lambda o: o["effectiveDateTime"], reverse=True)
         assert [r.id for r in labs.results(rec, [code])] == [o["id"] for o in expected]
+
+
+@st.composite
+def _coded_observations(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Results with one to three codings (some repeated), several on one date, some withdrawn."""
+    ids = draw(st.lists(st.integers(0, 60), min_size=1, max_size=12, unique=True))
+    out = []
+    for n in ids:
+        codes = draw(st.lists(st.sampled_from(["5195-3", "5196-1", "1234-5"]), min_size=1, max_size=3))
+        o = obs(codes[0], draw(st.sampled_from([1, 2, 40])))
+        o["id"] = f"o{n}"
+        o["code"]["coding"] = [{"system": labs.LOINC, "code": c} for c in codes]
+        if draw(st.integers(0, 5)) == 0:
+            o["status"] = "entered-in-error"
+        out.append(o)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(_coded_observations(), st.permutations(["5196-1", "5195-3", "1234-5"]), st.integers(1, 3))
+def test_results_of_several_codes_answer_like_a_scan_of_the_record(observations, order, n) -> None:
+    """results() merges the codes' filed lists; a plain scan of the record says what it must answer:
+    each code's usable results in canonical order, code by code, each once, then newest first (stable)."""
+    codes = order[:n]
+    expected: list[dict[str, Any]] = []
+    for code in codes:
+        for o in sorted(observations, key=canonical_key):
+            if (o["status"] != "entered-in-error" and all(o is not e for e in expected)
+                    and code in [c for _, c, _ in labs.codings(o["code"])]):
+                expected.append(o)
+    expected.sort(key=lambda o: labs.parse_datetime(o["effectiveDateTime"]), reverse=True)
+    rec = record(*observations)
+    assert [r.id for r in labs.results(rec, codes)] == [o["id"] for o in expected]
+    assert [r.id for r in labs.results(rec, tuple(codes))] == [o["id"] for o in expected]  # asked again: kept
