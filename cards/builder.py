@@ -4,9 +4,10 @@ A card only where a clinician has something to do or to know: ``pass``
 findings make no card of their own (they feed composed cards such as the
 medical-necessity summary).  Composers (``cards.compose``) may turn several
 findings into one card; every other finding gets the generic card: its
-summary, a topic template if one exists (``templates/<rule_id>.md.j2``),
-then (``cards.shell``) the data used, what was looked for and not found,
-and numbered sources.
+summary, its topic prose (built in code, ``cards.topic_texts``, or a
+template ``templates/<rule_id>.md.j2`` if one exists), then
+(``cards.shell``) the data used, what was looked for and not found, and
+numbered sources.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cards.card_json import CardJson, Json
 from cards.render import render, template_exists
 from cards.shell import finding_markdown
 from cards.suggestions import CardContext, finding_suggestions, only_alternatives
+from cards.topic_texts import TOPIC_TEXTS
 from service.clinical.findings import Finding
 from service.knowledge import citations, load
 
@@ -75,7 +77,10 @@ def finding_detail(finding: Finding, body: str | None = None) -> str:
     """The markdown detail of a card for one finding: ``body``, or its topic template's text, then the shell."""
     if body is None:
         name = f"{finding.rule_id}.md.j2"
-        body = render(name, f=finding, facts=finding.facts) if template_exists(name) else ""
+        if (text := TOPIC_TEXTS.get(finding.rule_id)) is not None:
+            body = text(finding.facts)
+        else:
+            body = render(name, f=finding, facts=finding.facts) if template_exists(name) else ""
     return finding_markdown(finding, body, finding.citations)
 
 

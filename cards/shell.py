@@ -3,8 +3,8 @@
 Every card ends with the same three sections, and they hold most of a card's
 values (one table row per piece of evidence), so this shape is built in code
 instead of a Jinja template: rendering it was a third of the card stage.
-The topic prose above it is the caller's (a ``templates/<rule_id>.md.j2``, or
-:mod:`cards.necessity`).  Every value from the EHR or the knowledge data is
+The topic prose above it is the caller's (a ``templates/<rule_id>.md.j2``,
+:mod:`cards.topic_texts` or :mod:`cards.necessity`).  Every value from the EHR or the knowledge data is
 escaped once (:func:`cards.render.md_texts`: one scan for a table row when,
 as for most rows, nothing in it needs escaping); a source's line is built once
 per process, from static data.  The only unescaped text is the topic body

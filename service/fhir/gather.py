@@ -106,7 +106,8 @@ def gather_record(
 
     ``plan`` names the sections this service reads (default: the order
     services'); ``known_medications`` are Medications already found (the
-    draft order's), so they are not fetched twice.
+    draft order's), so they are not fetched twice.  The prefetch is read in
+    one pass: each Bundle's Medications are kept as its entries are sorted.
     """
     deadline = time.monotonic() + deadline_seconds
     plan = plan or query_plan("order")
@@ -147,6 +148,8 @@ def gather_record(
                 data[key] = [with_usable_id(value)]
         else:
             to_query.append(key)
+    # A Bundle under a key outside the plan (an EHR's own): only its Medications, which references may name.
+    medications.update(meds.prefetched_medications({k: v for k, v in prefetch.items() if k not in plan.templates}))
 
     if to_query and access is None:
         raise PrefetchInsufficient(to_query)

@@ -162,11 +162,17 @@ def _identify_orders(
 
     A draft order whose drug is a ``medicationReference`` to a Medication that
     is neither contained nor sent beside it is looked up in the prefetch, then
-    fetched from the FHIR server, before deciding whether it is rituximab."""
+    fetched from the FHIR server, before deciding whether it is rituximab.  An
+    order coded in ``medicationCodeableConcept``, or whose reference is contained
+    (``#id``) or in the draft bundle, never reads the prefetch here."""
     references = order_medication_references(req.draft_orders, req.selections)
-    known = {**meds.prefetched_medications(req.prefetch), **draft_medications(req.draft_orders)}
-    wanted = {ref for ref in references.values()
-              if not meds.is_known(ref, known, access.base_url if access else None)}
+    base_url = access.base_url if access else None
+    known = draft_medications(req.draft_orders)
+    if any(not meds.is_known(ref, known, base_url) for ref in references.values()):
+        # Only an order naming its drug by a reference the draft bundle does not resolve needs the
+        # prefetch's Medications now; otherwise gather's one pass over the prefetch reads them.
+        known = {**meds.prefetched_medications(req.prefetch), **known}
+    wanted = {ref for ref in references.values() if not meds.is_known(ref, known, base_url)}
     if wanted:
         resolution = meds.resolve(wanted, access, runtime.client, runtime.executor, deadline)
         known.update(resolution.found)
@@ -180,7 +186,7 @@ def _identify_orders(
     identified = {o.reference for o in orders}
     unidentified = {
         order: ref for order, ref in references.items()
-        if order not in identified and not meds.is_known(ref, known, access.base_url if access else None)
+        if order not in identified and not meds.is_known(ref, known, base_url)
     }
     return orders, unidentified, known
 

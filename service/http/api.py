@@ -28,14 +28,13 @@ def read_json_body() -> Any:
     raw = _body_bytes()
     if raw is None:
         return error_response(413, "request_entity_too_large", "The body is larger than the size limit.")
+    limit = current_app.extensions["cds.settings"].max_json_depth
     try:
-        body = json_body.loads(raw)
+        return json_body.loads(raw, max_depth=limit)
+    except json_body.TooDeep:
+        return error_response(400, "bad_request", f"The JSON body is nested deeper than {limit} levels.")
     except ValueError:
         return error_response(400, "bad_request", "The body is not valid JSON.")
-    limit = current_app.extensions["cds.settings"].max_json_depth
-    if json_body.deeper_than(raw, limit):
-        return error_response(400, "bad_request", f"The JSON body is nested deeper than {limit} levels.")
-    return body
 
 
 def _body_bytes() -> bytes | None:

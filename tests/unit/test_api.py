@@ -168,7 +168,7 @@ def test_nan_and_infinity_are_not_json(client):
 
 @pytest.mark.parametrize(("depth", "message"), [(65, "nested deeper than 64 levels"), (5000, "not valid JSON")])
 def test_too_deep_a_body_is_refused(client, depth, message):
-    # 65: the raw-bytes scan; 5,000: past the parser's own limit, before any walk of it.
+    # 65: past the limit the body is parsed under; 5,000: past the parser's own limit, before any walk of it.
     draft = "[" * (depth - 2) + "]" * (depth - 2)
     body = '{"hook": "order-sign", "hookInstance": "x", "context": {"patientId": "p", "draftOrders": ' + draft + "}}"
     resp = client.post("/cds-services/rituximab-order-sign", data=body, content_type="application/json")
