@@ -108,23 +108,28 @@ def pss_mb(pid: int) -> float:
     return 0.0
 
 
-def server_command(app: str, port: int, workers: int, threads: int) -> list[str]:
+def server_command(app: str, port: int, workers: int, threads: int, setup: str = "") -> list[str]:
+    """The server's command line; ``setup``: Python statements run in its master first (benchmarks.trace)."""
     if app == SERVICE_APP:
-        return [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(workers), "--threads", str(threads)]
+        args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                "--threads", str(threads)]
+        if not setup:
+            return [sys.executable, "-m", "service.cli", *args]
+        return [sys.executable, "-c", f"{setup}\nfrom service.cli import main\nraise SystemExit(main({args!r}))"]
     code = f"from service.gunicorn_app import serve_app; serve_app({app!r}, '127.0.0.1', {port}, {workers}, {threads})"
-    return [sys.executable, "-c", code]
+    return [sys.executable, "-c", f"{setup}\n{code}" if setup else code]
 
 
 @contextmanager
-def gunicorn(app: str, workers: int, env: dict[str, str], threads: int = 4) -> Iterator[Server]:
+def gunicorn(app: str, workers: int, env: dict[str, str], threads: int = 4, setup: str = "") -> Iterator[Server]:
     """Run the service (``SERVICE_APP``) as ``rituximab-cds serve`` does, or another WSGI app
-    ("module:attribute") with the same gunicorn settings (gthread, ``threads`` per worker)."""
+    ("module:attribute") with the same gunicorn settings (gthread, ``threads`` per worker);
+    ``setup`` runs in the server's master before it starts (see :func:`server_command`)."""
     port = free_port()
     metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
     full_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
     log = open(Path(tempfile.gettempdir()) / f"bench-{port}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(server_command(app, port, workers, threads), cwd=ROOT, env=full_env,
+    proc = subprocess.Popen(server_command(app, port, workers, threads, setup), cwd=ROOT, env=full_env,
                             stdout=log, stderr=log)
     server = Server(app, f"http://127.0.0.1:{port}", proc)
     try:

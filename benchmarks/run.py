@@ -15,11 +15,12 @@ import os
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks.course_review import course_review_table
-from benchmarks.load import LoadResult, require_wrk, run_wrk
+from benchmarks.load import LoadResult, Spread, ratios, require_wrk, run_wrk
 from benchmarks.procs import NOOP_APP, SERVICE_APP, gunicorn, pg_database_url
 from benchmarks.stages import STAGES, StageResult, measure_stages, profile_text
 from benchmarks.workloads import Workload, build_workloads, heavy_bundle
@@ -40,48 +41,79 @@ def service_env(database_url: str, fhir_url: str | None) -> dict[str, str]:
     }
 
 
-def fmt_row(label: str, r: LoadResult, rss: list[float], base: LoadResult | None = None) -> str:
-    ratio = ""
-    if base is not None and base.p99_ms and base.rps:
-        ratio = f" | {r.p99_ms / base.p99_ms:5.2f}x | {r.rps / base.rps:5.2f}x"
-    elif base is None:
-        ratio = " |       |      "
-    errors = r.non_2xx + r.socket_errors
-    return (f"| {label:<38} | {r.concurrency:>3} | {r.p50_ms:8.2f} | {r.p95_ms:8.2f} | {r.p99_ms:8.2f} | "
-            f"{r.rps:8.1f} | {max(rss, default=0):6.1f} | {errors:>4}{ratio} |")
+def fmt_row(label: str, cell: HttpCell, base: HttpCell | None = None) -> str:
+    """One row: medians of the cell's repeats with their range, and the per-round ratios to the no-op."""
+    ratio = " |  |"
+    if base is not None:
+        ratio = (f" | {ratios(cell.p99_ms.values, base.p99_ms.values).text('{:.2f}', 'x')}"
+                 f" | {ratios(cell.rps.values, base.rps.values).text('{:.2f}', 'x')} |")
+    return (f"| {label} | {cell.concurrency} | {cell.p50_ms.text('{:.2f}')} | {cell.p95_ms.text('{:.2f}')} | "
+            f"{cell.p99_ms.text('{:.2f}')} | {cell.rps.text()} | {max(cell.rss_mb, default=0):.1f} | "
+            f"{cell.errors}{ratio}")
 
 
-HEADER = ("| workload (app)                         |   c |  p50 ms  |  p95 ms  |  p99 ms  |    req/s | "
-          "RSS MB | err  | p99/noop | rps/noop |\n|" + "---|" * 10)
+HEADER = ("| workload (app) | c | p50 ms | p95 ms | p99 ms | req/s | RSS MB | err | p99/noop | rps/noop |\n|"
+          + "---|" * 10)
+
+
+@dataclass
+class HttpCell:
+    """The repeats of one (app, workload, concurrency) cell."""
+
+    concurrency: int
+    p50_ms: Spread = field(default_factory=Spread)
+    p95_ms: Spread = field(default_factory=Spread)
+    p99_ms: Spread = field(default_factory=Spread)
+    rps: Spread = field(default_factory=Spread)
+    rss_mb: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def add(self, r: LoadResult, rss: list[float]) -> None:
+        for name in ("p50_ms", "p95_ms", "p99_ms"):
+            getattr(self, name).values.append(getattr(r, name))
+        self.rps.values.append(r.rps)
+        self.rss_mb = rss
+        self.errors += r.non_2xx + r.socket_errors
+
+    def as_json(self) -> dict[str, Any]:
+        return {"p50_ms": self.p50_ms.median, "p95_ms": self.p95_ms.median, "p99_ms": self.p99_ms.median,
+                "rps": self.rps.median, "rounds": {k: getattr(self, k).values for k in
+                                                   ("p50_ms", "p95_ms", "p99_ms", "rps")}}
 
 
 def http_table(workloads: list[Workload], workers: int, seconds: float, database_url: str,
-               fhir_url: str | None, layer: bool = False) -> list[dict[str, Any]]:
-    """Each workload at each concurrency against the service and then the no-op; with ``layer``,
+               fhir_url: str | None, layer: bool = False, repeats: int = 3) -> list[dict[str, Any]]:
+    """Each workload at each concurrency against the service and the no-op, ``repeats`` rounds of
+    interleaved cells (no-op, service; then service, no-op; ...) so that both meet the same moments of
+    the shared machine; each figure is the median of its rounds, its range beside it.  With ``layer``,
     the seed workloads also against the service with its rules replaced by their answer
     (benchmarks/layer_app.py): the HTTP layer's share of the service's figures."""
     rows: list[dict[str, Any]] = []
-    print(f"\n## HTTP: gunicorn, {workers} workers x 4 threads (gthread), wrk on loopback, {seconds:g} s per cell\n")
+    print(f"\n## HTTP: gunicorn, {workers} workers x 4 threads (gthread), wrk on loopback, "
+          f"{repeats} interleaved rounds of {seconds:g} s cells: median (range)\n")
     print(HEADER)
     with ExitStack() as stack:
-        svc = stack.enter_context(gunicorn(SERVICE_APP, workers, service_env(database_url, fhir_url)))
-        noop = stack.enter_context(gunicorn(NOOP_APP, workers, {}))
-        rules_off = (stack.enter_context(gunicorn(LAYER_APP, workers, service_env(database_url, fhir_url)))
-                     if layer else None)
+        apps = {"service": stack.enter_context(gunicorn(SERVICE_APP, workers, service_env(database_url, fhir_url))),
+                "noop": stack.enter_context(gunicorn(NOOP_APP, workers, {}))}
+        if layer:
+            apps["layer"] = stack.enter_context(gunicorn(LAYER_APP, workers, service_env(database_url, fhir_url)))
         for w in workloads:
             for c in CONCURRENCY:
-                base = run_wrk(f"{noop.url}/cds-services/{w.service_id}", w.body, c, seconds)
-                base_rss = noop.worker_rss_mb()
-                res = run_wrk(f"{svc.url}/cds-services/{w.service_id}", w.body, c, seconds)
-                rss = svc.worker_rss_mb()
-                print(fmt_row(f"{w.name} (service)", res, rss, base), flush=True)
-                if rules_off is not None and w.name.startswith("seed"):
-                    lay = run_wrk(f"{rules_off.url}/cds-services/{w.service_id}", w.body, c, seconds)
-                    print(fmt_row("  HTTP layer alone (rules' answer)", lay, rules_off.worker_rss_mb(), base),
-                          flush=True)
-                print(fmt_row("  Flask no-op, same body", base, base_rss, None), flush=True)
-                rows.append({"workload": w.name, "concurrency": c, "service": vars(res) | {"rps": res.rps},
-                             "noop": vars(base) | {"rps": base.rps}, "rss_mb": rss, "noop_rss_mb": base_rss})
+                cells = {name: HttpCell(c) for name in apps}
+                order = [name for name in apps if name != "layer" or w.name.startswith("seed")]
+                for round_ in range(repeats):
+                    for name in order if round_ % 2 == 0 else reversed(order):
+                        r = run_wrk(f"{apps[name].url}/cds-services/{w.service_id}", w.body, c, seconds)
+                        cells[name].add(r, apps[name].worker_rss_mb())
+                base = cells["noop"]
+                print(fmt_row(f"{w.name} (service)", cells["service"], base), flush=True)
+                if "layer" in order:
+                    print(fmt_row("  HTTP layer alone (rules' answer)", cells["layer"], base), flush=True)
+                print(fmt_row("  Flask no-op, same body", base), flush=True)
+                rows.append({"workload": w.name, "concurrency": c, "service": cells["service"].as_json(),
+                             "noop": base.as_json(), "rss_mb": cells["service"].rss_mb, "noop_rss_mb": base.rss_mb,
+                             "rps_ratio": ratios(cells["service"].rps.values, base.rps.values).values,
+                             "p99_ratio": ratios(cells["service"].p99_ms.values, base.p99_ms.values).values})
     return rows
 
 
@@ -170,13 +202,15 @@ def targets_table(stages: list[StageResult], rows: list[dict[str, Any]], rss_aft
     for name in ("seed-a order-sign", "seed-b order-sign"):
         r8, r1 = cell.get((name, 8)), cell.get((name, 1))
         if r8:
-            ratio = r8["service"]["rps"] / r8["noop"]["rps"] if r8["noop"]["rps"] else 0.0
+            ratio = Spread(r8["rps_ratio"])
             print(f"| {name}: throughput at 8 connections >= 0.5x no-op | {r8['service']['rps']:.0f} vs "
-                  f"{r8['noop']['rps']:.0f} req/s = {ratio:.2f}x | {_verdict(ratio >= 0.5)} |")
+                  f"{r8['noop']['rps']:.0f} req/s; ratio per round {ratio.text('{:.2f}', 'x')} | "
+                  f"{_verdict(ratio.median >= 0.5)} |")
         if r1:
-            ratio = r1["service"]["p99_ms"] / r1["noop"]["p99_ms"] if r1["noop"]["p99_ms"] else float("inf")
+            ratio = Spread(r1["p99_ratio"])
             print(f"| {name}: sequential p99 <= 2x no-op | {r1['service']['p99_ms']:.2f} vs "
-                  f"{r1['noop']['p99_ms']:.2f} ms = {ratio:.2f}x | {_verdict(ratio <= 2)} |")
+                  f"{r1['noop']['p99_ms']:.2f} ms; ratio per round {ratio.text('{:.2f}', 'x')} | "
+                  f"{_verdict(ratio.median <= 2)} |")
     for r in stages:
         total = sum(r.p50_ms.values())
         if r.name.startswith("seed"):
@@ -196,15 +230,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="duration of each wrk cell (default 5)")
     parser.add_argument("--runs", type=int, help="in-process calls per workload (default 200)")
     parser.add_argument("--memory-requests", type=int, help="requests of the memory run (default 50,000; 0 skips)")
-    parser.add_argument("--quick", action="store_true", help="defaults of 2 s cells, 50 runs, 5,000 requests")
+    parser.add_argument("--repeats", type=int, help="interleaved rounds of each HTTP cell (default 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="defaults of 2 s cells, 1 round, 50 runs, 5,000 requests")
     parser.add_argument("--profile", metavar="FILE", help="write a pyinstrument profile of the heavy chart")
     parser.add_argument("--json", metavar="FILE", help="also write the HTTP table as JSON")
     parser.add_argument("--layer", action="store_true",
                         help="http: also the seeds against the service with its rules replaced by their answer")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="run only these sections")
     args = parser.parse_args(argv)
-    defaults = (2.0, 50, 5_000) if args.quick else (5.0, 200, 50_000)
-    for name, default in zip(("seconds", "runs", "memory_requests"), defaults, strict=True):
+    defaults = (2.0, 50, 5_000, 1) if args.quick else (5.0, 200, 50_000, 3)
+    for name, default in zip(("seconds", "runs", "memory_requests", "repeats"), defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, default)
     require_wrk()
@@ -227,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         if "stages" in args.only:
             stages = stage_table(workloads, args.runs, fhir.base_url)
         if "http" in args.only:
-            rows = http_table(workloads, 2, args.seconds, database_url, fhir.base_url, layer=args.layer)
+            rows = http_table(workloads, 2, args.seconds, database_url, fhir.base_url, layer=args.layer,
+                              repeats=args.repeats)
         if "scale" in args.only:
             scale_table(workloads[1], args.seconds, database_url)
         if args.memory_requests and "memory" in args.only:

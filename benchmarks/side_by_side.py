@@ -6,7 +6,12 @@ this interpreter; PostgreSQL audit, the http section's settings) and the
 no-op, 2 workers x 4 threads each as ``benchmarks.run``; then, for the seed
 workloads at 1 and 8 connections, runs wrk against each in turn, for
 ``rounds`` rounds, so each cell of each tree meets the same moment of the
-shared machine.  Prints one row per cell with the ratios to the no-op.
+shared machine.  Prints, per workload, concurrency and app, the median of
+the rounds and their range, the ratios to the no-op (each round's cell against
+the no-op's cell of the same round), and the CPU time per request of each
+process that serves it: the workers, the audit writer, PostgreSQL (every
+backend on the machine: other users of the database count too) and wrk.
+``--workers``/``--threads`` change the gunicorn settings of every app alike.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from benchmarks import procs
-from benchmarks.load import LoadResult, require_wrk, run_wrk
+from benchmarks.load import LoadResult, Spread, ratios, require_wrk, run_wrk
 from benchmarks.procs import NOOP_APP, SERVICE_APP, gunicorn, pg_database_url
 from benchmarks.run import service_env
 from benchmarks.workloads import build_workloads
@@ -37,6 +42,23 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on the machine (the audit rows' inserts run in one of them)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+#: where a request's CPU time goes, besides the workers
+CPU_PARTS = ("workers", "writer", "postgres", "wrk")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.side_by_side", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", action="append", help="a source tree of the service (default: this one)")
@@ -47,27 +69,41 @@ def main(argv: list[str] | None = None) -> int:
                         help="also each tree's service with the rules replaced by their answer (benchmarks.layer_app)")
     parser.add_argument("--no-service", action="store_true", help="leave out the whole service (with --layer)")
     parser.add_argument("--workload", nargs="+", default=["seed-a order-sign", "seed-b order-sign"])
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of every app")
+    parser.add_argument("--threads", type=int, nargs="+", default=[4],
+                        help="threads per worker (1: the sync worker); several values: every app under each, in turn")
     args = parser.parse_args(argv)
     require_wrk()
-    trees = [Path(t).resolve() for t in (args.tree or [procs.ROOT])]
+    here = procs.ROOT
+    trees = [Path(t).resolve() for t in (args.tree or [here])]
     workloads = [w for w in build_workloads(None) if w.name in args.workload]
     results: dict[tuple[str, str, int], list[LoadResult]] = {}
-    #: the workers' CPU time per request, ms: steadier than wall time on a shared machine
-    cpu_ms: dict[tuple[str, str, int], list[float]] = {}
+    #: CPU time per request, ms, per process group (CPU_PARTS): steadier than wall time on a shared machine
+    cpu_ms: dict[tuple[str, str, int, str], list[float]] = {}
     with ExitStack() as stack:
-        servers = {"noop": stack.enter_context(gunicorn(NOOP_APP, 2, {}))}
-        for tree in trees:
-            database_url = stack.enter_context(pg_database_url())
-            procs.ROOT = tree  # gunicorn's working directory: the service is imported from there
-            env = service_env(database_url, None)
-            if not args.no_service:
-                servers[str(tree)] = stack.enter_context(gunicorn(SERVICE_APP, 2, env))
-            if args.layer:
-                # A module outside the tree's packages, so any tree (one without it too) can serve it.
-                shim = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-                shutil.copy(Path(__file__).with_name("layer_app.py"), shim)
-                env = env | {"PYTHONPATH": str(shim)}
-                servers[f"{tree} layer"] = stack.enter_context(gunicorn("layer_app:create_app()", 2, env))
+        servers: dict[str, procs.Server] = {}
+        #: the no-op each server is compared with: the one under the same gunicorn settings
+        baseline: dict[str, str] = {}
+        for threads in args.threads:
+            suffix = f" t{threads}" if len(args.threads) > 1 else ""
+
+            def start(name: str, app: str, env: dict[str, str], threads: int = threads, suffix: str = suffix) -> None:
+                servers[name + suffix] = stack.enter_context(gunicorn(app, args.workers, env, threads=threads))
+                baseline[name + suffix] = "noop" + suffix
+
+            procs.ROOT = here
+            start("noop", NOOP_APP, {})
+            for tree in trees:
+                database_url = stack.enter_context(pg_database_url())
+                procs.ROOT = tree  # gunicorn's working directory: the service is imported from there
+                env = service_env(database_url, None)
+                if not args.no_service:
+                    start(str(tree), SERVICE_APP, env)
+                if args.layer:
+                    # A module outside the tree's packages, so any tree (one without it too) can serve it.
+                    shim = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                    shutil.copy(Path(__file__).with_name("layer_app.py"), shim)
+                    start(f"{tree} layer", "layer_app:create_app()", env | {"PYTHONPATH": str(shim)})
         for server in servers.values():  # warm-up: imports, caches, pools
             for w in workloads:
                 run_wrk(f"{server.url}/cds-services/{w.service_id}", w.body, 8, 1)
@@ -75,34 +111,41 @@ def main(argv: list[str] | None = None) -> int:
             for w in workloads:
                 for c in args.concurrency:
                     for name, server in servers.items():
-                        pids = server.worker_pids()
-                        cpu = cpu_seconds(pids)
+                        groups = {"workers": server.worker_pids(), "writer": server.helper_pids(),
+                                  "postgres": postgres_pids()}
+                        before = {part: cpu_seconds(pids) for part, pids in groups.items()}
                         r = run_wrk(f"{server.url}/cds-services/{w.service_id}", w.body, c, args.seconds)
-                        cpu_ms.setdefault((name, w.name, c), []).append(
-                            (cpu_seconds(pids) - cpu) * 1000 / max(r.requests, 1))
+                        per_request = max(r.requests, 1)
+                        for part, pids in groups.items():
+                            cpu_ms.setdefault((name, w.name, c, part), []).append(
+                                (cpu_seconds(pids) - before[part]) * 1000 / per_request)
+                        cpu_ms.setdefault((name, w.name, c, "wrk"), []).append(r.wrk_cpu_ms)
                         results.setdefault((name, w.name, c), []).append(r)
                         if r.non_2xx or r.socket_errors:
                             print(f"errors: {name} {w.name} c={c}: {r.non_2xx} non-2xx, {r.socket_errors} socket")
         rss = {name: s.worker_rss_mb() for name, s in servers.items()}
-    procs.ROOT = Path(procs.__file__).resolve().parent.parent
-    print(f"\n{args.rounds} rounds, wrk {args.seconds:g} s per cell; values per round\n")
-    print("| workload | c | app | req/s | p50 ms | p99 ms | rps/noop | p99/noop | worker CPU ms per request |"
-          "\n|---|---|---|---|---|---|---|---|---|")
+    procs.ROOT = here
+    print(f"\n{args.rounds} rounds, wrk {args.seconds:g} s per cell, {args.workers} workers x "
+          f"{'/'.join(map(str, args.threads))} threads; "
+          "median of the rounds (range); ratios per round against the no-op's cell of the same round\n")
+    print("| workload | c | app | req/s | p50 ms | p99 ms | rps/noop | p99/noop | CPU ms/req: "
+          + " + ".join(CPU_PARTS) + " |\n|---|---|---|---|---|---|---|---|---|")
     for w in workloads:
         for c in args.concurrency:
-            base = results[("noop", w.name, c)]
             for name in servers:
+                base = results[(baseline[name], w.name, c)]
                 rs = results[(name, w.name, c)]
-                label = "no-op" if name == "noop" else os.path.basename(name)
-                rps = " / ".join(f"{r.rps:.0f}" for r in rs)
-                p50 = " / ".join(f"{r.p50_ms:.2f}" for r in rs)
-                p99 = " / ".join(f"{r.p99_ms:.2f}" for r in rs)
-                ratio_rps = " / ".join(f"{r.rps / b.rps:.2f}x" for r, b in zip(rs, base, strict=True))
-                ratio_p99 = " / ".join(f"{r.p99_ms / b.p99_ms:.2f}x" for r, b in zip(rs, base, strict=True))
-                if name == "noop":
-                    ratio_rps = ratio_p99 = ""
-                cpu_cells = " / ".join(f"{v:.3f}" for v in cpu_ms[(name, w.name, c)])
-                print(f"| {w.name} | {c} | {label} | {rps} | {p50} | {p99} | {ratio_rps} | {ratio_p99} | {cpu_cells} |")
+                label = name if name.startswith("noop") else os.path.basename(name)
+                rps = Spread([r.rps for r in rs]).text()
+                p50 = Spread([r.p50_ms for r in rs]).text("{:.2f}")
+                p99 = Spread([r.p99_ms for r in rs]).text("{:.2f}")
+                ratio_rps = ratio_p99 = ""
+                if name != baseline[name]:
+                    ratio_rps = ratios([r.rps for r in rs], [b.rps for b in base]).text("{:.2f}", "x")
+                    ratio_p99 = ratios([r.p99_ms for r in rs], [b.p99_ms for b in base]).text("{:.2f}", "x")
+                parts = [Spread(cpu_ms[(name, w.name, c, part)]).median for part in CPU_PARTS]
+                cpu = " + ".join(f"{v:.3f}" for v in parts) + f" = {sum(parts):.3f}"
+                print(f"| {w.name} | {c} | {label} | {rps} | {p50} | {p99} | {ratio_rps} | {ratio_p99} | {cpu} |")
     print("\nRSS per worker MB: " + ", ".join(f"{os.path.basename(k)} {v}" for k, v in rss.items()))
     return 0
 

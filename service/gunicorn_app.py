@@ -121,6 +121,12 @@ def worker_options(host: str, port: int, workers: int, threads: int = 4, timeout
         "accesslog": None,  # our own structured log line per request
         "errorlog": "-",
         "keepalive": 5,
+        # Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new
+        # connections over them.  On one shared socket, the worker whose main thread woke first
+        # accepted a burst of connections alone; kept alive, they stayed there, and 8 connections
+        # opened at once were all served by one worker (one GIL) while the other idled
+        # (benchmarks/RESULTS.md: throughput at 8 connections then varied 2.5x from run to run).
+        "reuse_port": True,
     }
 
 

@@ -8,6 +8,8 @@ Per call, the invocation's observations are added up in memory
 (:class:`PendingIncrements`) and written to the metric values at most once a
 second and before every scrape: in multi-process mode each write takes a
 lock, checks the pid and writes a file mapping, and a call made about twenty.
+A call's counters (record sections by origin, cards by topic) come as one
+remembered tuple per combination of label values, counted as one.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import os
 import threading
 import time
 from bisect import bisect_left
-from functools import cache
+from collections.abc import Sequence
+from functools import cache, lru_cache
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g
@@ -53,32 +56,48 @@ bp = Blueprint("metrics", __name__)
 
 
 class PendingIncrements:
-    """Increments of metric values (a counter's, or a histogram's sum and buckets), added up
-    until :meth:`flush` writes each value's total with one ``inc``.
+    """Counter increments and histogram observations, added up until :meth:`flush` writes each
+    value's total with one ``inc``.
 
     A thread per process flushes every ``interval`` seconds, so another worker's figures
     reach a scrape at most that late; the scraping worker flushes its own first, and every
-    process flushes at exit.
+    process flushes at exit.  A flush does little: the calls' counters are counted per tuple
+    of children, and only a flush spreads those counts over the children (a flush that did
+    all the calls' work at once would hold the GIL for milliseconds, a stall for a request).
     """
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self._lock = threading.Lock()
+        #: value (a counter's, a histogram's sum or bucket) -> amount to add
         self._amounts: dict[Any, float] = {}
+        #: tuple of counter children -> how many calls incremented each of them by one
+        self._counter_calls: dict[tuple[Any, ...], int] = {}
         self._flusher_pid: int | None = None
 
-    def add(self, increments: list[tuple[Any, float]]) -> None:
-        """Queue ``(value, amount)`` pairs; one lock for the whole call."""
+    def add(self, counters: tuple[Any, ...] = (), observations: Sequence[tuple[Any, float]] = ()) -> None:
+        """One call's figures: each counter child in ``counters`` counts one more (a child may come
+        several times), each ``(histogram child, value)`` is one observation, added up as
+        ``observe`` would write it: to the sum, and to the count of the first bucket whose upper
+        bound is at least the value (prometheus-client's own values)."""
         if self._flusher_pid != os.getpid():
             self._start_flusher()
         with self._lock:
-            amounts = self._amounts  # inside the lock: a flush swaps in a new dict
-            for value, amount in increments:
-                amounts[value] = amounts.get(value, 0.0) + amount
+            calls = self._counter_calls  # inside the lock: a flush swaps in new dicts
+            calls[counters] = calls.get(counters, 0) + 1
+            amounts = self._amounts
+            for child, observed in observations:
+                amounts[child._sum] = amounts.get(child._sum, 0.0) + observed  # noqa: SLF001
+                bucket = child._buckets[bisect_left(child._upper_bounds, observed)]  # noqa: SLF001
+                amounts[bucket] = amounts.get(bucket, 0.0) + 1.0
 
     def flush(self) -> None:
         with self._lock:
             amounts, self._amounts = self._amounts, {}
+            counter_calls, self._counter_calls = self._counter_calls, {}
+        for counters, calls in counter_calls.items():
+            for value in counters:
+                amounts[value] = amounts.get(value, 0.0) + calls
         for value, amount in amounts.items():
             value.inc(amount)
 
@@ -88,7 +107,7 @@ class PendingIncrements:
             if self._flusher_pid == os.getpid():
                 return
             self._flusher_pid = os.getpid()
-            self._amounts = {}  # a parent's unflushed amounts are the parent's to write
+            self._amounts, self._counter_calls = {}, {}  # a parent's unflushed figures are the parent's
         threading.Thread(target=self._flush_every_interval, name="metrics-flush", daemon=True).start()
         atexit.register(self.flush)
 
@@ -99,18 +118,6 @@ class PendingIncrements:
 
 
 PENDING = PendingIncrements()
-
-
-def counter_increment(child: Any, amount: float = 1.0) -> tuple[Any, float]:
-    """The increment ``child.inc(amount)`` would make, for :meth:`PendingIncrements.add`."""
-    return child, amount
-
-
-def histogram_increments(child: Any, amount: float) -> tuple[tuple[Any, float], tuple[Any, float]]:
-    """The two increments ``child.observe(amount)`` would make: its sum, and the count of the
-    first bucket whose upper bound is at least ``amount`` (prometheus-client's own values:
-    the test compares the scrape with ``observe``'s)."""
-    return (child._sum, amount), (child._buckets[bisect_left(child._upper_bounds, amount)], 1.0)  # noqa: SLF001
 
 
 @bp.get("/metrics")
@@ -157,24 +164,29 @@ def _child(metric: Any, *labels: str) -> Any:
     return metric.labels(*labels)
 
 
+@lru_cache(maxsize=1024)
+def _call_counters(service_id: str, origins: tuple[tuple[str, str], ...], errors: tuple[str, ...],
+                   cards: tuple[tuple[str, str], ...]) -> tuple[Any, ...]:
+    """The counter children one call increments, for one combination of its label values (every
+    label here is bounded, and calls repeat few combinations)."""
+    return (*(_child(DATA_ORIGIN, section, origin) for section, origin in origins),
+            *(_child(FHIR_ERRORS, section) for section in errors),
+            *(_child(CARDS, service_id, topic, indicator) for topic, indicator in cards))
+
+
 def observe_invocation(service: ServiceDefinition, outcome: HookOutcome) -> None:
+    observations = [(_child(STAGE_LATENCY, service.id, stage), ms / 1000) for stage, ms in outcome.timings.items()]
     started = g.get("request_started")
-    adds: list[tuple[Any, float]] = []
     if started is not None:
-        adds += histogram_increments(_child(HOOK_LATENCY, service.id, service.hook, str(outcome.status)),
-                                     time.perf_counter() - started)
-    for stage, ms in outcome.timings.items():
-        adds += histogram_increments(_child(STAGE_LATENCY, service.id, stage), ms / 1000)
-    if outcome.gather is not None:
-        for section, ms in outcome.gather.per_key_ms.items():
-            adds += histogram_increments(_child(FHIR_LATENCY, section), ms / 1000)
-        for section in outcome.gather.errors:
-            adds.append(counter_increment(_child(FHIR_ERRORS, section)))
-        for section, origin in outcome.gather.origins.items():
-            adds.append(counter_increment(_child(DATA_ORIGIN, section, origin)))
-    for card in outcome.cards:
-        adds.append(counter_increment(_child(CARDS, service.id, card.topic, card.indicator)))
-    PENDING.add(adds)
+        observations.append((_child(HOOK_LATENCY, service.id, service.hook, str(outcome.status)),
+                             time.perf_counter() - started))
+    gather = outcome.gather
+    if gather is not None:
+        observations += [(_child(FHIR_LATENCY, section), ms / 1000) for section, ms in gather.per_key_ms.items()]
+    counters = _call_counters(service.id, tuple(gather.origins.items()) if gather is not None else (),
+                              tuple(gather.errors) if gather is not None else (),
+                              tuple((card.topic, card.indicator) for card in outcome.cards))
+    PENDING.add(counters, observations)
 
 
 def install_metrics(app: Flask) -> None:

@@ -8,6 +8,8 @@ and a scrape answered by either one reports them all.
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
 import threading
 import time
@@ -68,3 +70,46 @@ def test_one_scrape_counts_the_calls_of_both_workers(tmp_path):
         per_worker = _calls_per_worker(metrics_dir)
         assert sum(per_worker.values()) == CALLS
         assert len([n for n in per_worker.values() if n]) == 2, per_worker  # both workers served calls
+
+
+def test_connections_opened_at_once_and_kept_alive_are_spread_over_the_workers(tmp_path):
+    """Sixteen clients connect at the same moment and keep their connection for ten calls each.  On one
+    shared listening socket, the worker that woke first accepted the whole burst and kept it, so one
+    worker (one GIL) served every call while the other idled; each worker listens on a socket of its
+    own now (SO_REUSEPORT), and the kernel spreads the connections (all sixteen on one of two sockets:
+    a chance of 2 in 65,536)."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    body = load_request("igg-low")
+    body["prefetch"] = bundle_to_prefetch(load_bundle("igg-low"), "igg-low")
+    clients, calls_each = 16, 10
+    raw = json.dumps(body)
+    with serve(tmp_path, workers=2, threads=4, CDS_JWT_REQUIRED="false",
+               PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        connections = [http.client.HTTPConnection(host, int(port), timeout=30) for _ in range(clients)]
+        for conn in connections:  # all connected before the first request, as a load generator does
+            conn.connect()
+
+        def client(conn: http.client.HTTPConnection) -> set[int]:
+            statuses = set()
+            for _ in range(calls_each):
+                conn.request("POST", "/cds-services/rituximab-order-sign", raw,
+                             {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                statuses.add(response.status)
+            conn.close()
+            return statuses
+
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            assert set().union(*pool.map(client, connections)) == {200}
+        deadline = time.monotonic() + 15
+        per_worker: dict[str, float] = {}
+        while time.monotonic() < deadline:  # each worker writes its figures about once a second
+            per_worker = _calls_per_worker(metrics_dir)
+            if sum(per_worker.values()) == clients * calls_each:
+                break
+            time.sleep(0.2)
+        assert sum(per_worker.values()) == clients * calls_each, per_worker
+        assert len([n for n in per_worker.values() if n]) == 2, per_worker

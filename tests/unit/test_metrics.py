@@ -23,6 +23,33 @@ def test_metrics_after_an_invocation(client):
         assert f'"{private}' not in text and f"={private}" not in text
 
 
+def test_each_invocation_counts_once_in_every_metric(client):
+    """Two calls, two of everything: cards by topic, record sections by origin, the hook's and each
+    stage's latency (the calls' counters are remembered per combination of label values)."""
+    from prometheus_client import REGISTRY
+
+    body = load_request("igg-low")
+    body["prefetch"] = bundle_to_prefetch(load_bundle("igg-low"), "igg-low")
+    samples = {
+        "cards": ("cds_cards_total",
+                  {"service": "rituximab-order-sign", "topic": "immunoglobulins", "indicator": "warning"}),
+        "origin": ("cds_record_sections_total", {"section": "observations", "origin": "prefetch"}),
+        "hook": ("cds_hook_duration_seconds_count",
+                 {"service": "rituximab-order-sign", "hook": "order-sign", "status": "200"}),
+        "stage": ("cds_hook_stage_duration_seconds_count", {"service": "rituximab-order-sign", "stage": "evaluate"}),
+    }
+
+    def read() -> dict[str, float]:
+        client.get("/metrics")  # flushes the pending figures
+        return {k: REGISTRY.get_sample_value(name, labels) or 0.0 for k, (name, labels) in samples.items()}
+
+    before = read()
+    for _ in range(2):
+        assert client.post("/cds-services/rituximab-order-sign", json=body).status_code == 200
+    after = read()
+    assert {k: after[k] - before[k] for k in samples} == {k: 2.0 for k in samples}
+
+
 def test_jwt_failures_are_counted(tmp_path):
     from service import create_app
     from tests.conftest import make_settings
@@ -74,7 +101,7 @@ def test_pending_increments_write_what_observe_and_inc_would():
     ``observe``/``inc`` write them (bucket edges included: a value equal to a bound)."""
     from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-    from service.metrics import PendingIncrements, counter_increment, histogram_increments
+    from service.metrics import PendingIncrements
 
     def build() -> tuple[CollectorRegistry, Histogram, Counter]:
         registry = CollectorRegistry()
@@ -90,8 +117,7 @@ def test_pending_increments_write_what_observe_and_inc_would():
     deferred, hist2, count2 = build()
     pending = PendingIncrements(interval=3600)
     for i, v in enumerate(values):
-        pending.add([*histogram_increments(hist2.labels(f"s{i % 2}"), v),
-                     counter_increment(count2.labels(f"t{i % 3}"))])
+        pending.add((count2.labels(f"t{i % 3}"),), [(hist2.labels(f"s{i % 2}"), v)])
     before = generate_latest(deferred).decode()
     assert 'h_seconds_count{stage="s0"} 0.0' in before and 'c_total{topic="t0"} 0.0' in before  # not yet written
 
@@ -110,12 +136,12 @@ def test_pending_increments_lose_nothing_to_concurrent_flushes():
 
     from prometheus_client import CollectorRegistry, Counter
 
-    from service.metrics import PendingIncrements, counter_increment
+    from service.metrics import PendingIncrements
 
     registry = CollectorRegistry()
     child = Counter("n_total", "n", ["k"], registry=registry).labels("a")
     pending = PendingIncrements(interval=0.0005)  # its own thread flushes all the time
-    threads = [threading.Thread(target=lambda: [pending.add([counter_increment(child)] * 3) for _ in range(5000)])
+    threads = [threading.Thread(target=lambda: [pending.add((child,) * 3) for _ in range(5000)])
                for _ in range(4)]
     for t in threads:
         t.start()
