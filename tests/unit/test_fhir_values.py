@@ -88,3 +88,56 @@ def test_the_lab_index_reads_observation_codes_as_codings_does(code: object) -> 
     """labs.loinc_codes inlines codings() for speed: the same codes read, whatever shape the code has."""
     expected = [c for s, c, _ in codings(code) if not s or s == LOINC]
     assert loinc_codes(code) == (expected or None)
+
+
+def _parse_from_groups(value: object) -> datetime | None:
+    """parse_datetime as it was before it handed the checked text to fromisoformat: the oracle."""
+    from datetime import timedelta, timezone
+
+    from service.clinical.fhir_values import _DATE_RE
+
+    if not isinstance(value, str):
+        return None
+    m = _DATE_RE.match(value.strip())
+    if not m:
+        return None
+    year, month, day, hh, mm, ss, tz = m.groups()
+    try:
+        dt = datetime(int(year), int(month or 1), int(day or 1), int(hh or 0), int(mm or 0), int(ss or 0))
+    except ValueError:
+        return None
+    if tz and tz != "Z":
+        hours, minutes = int(tz[1:3]), int(tz[4:6])
+        if hours > 23 or minutes > 59:
+            return None
+        offset = timezone((1 if tz[0] == "+" else -1) * timedelta(hours=hours, minutes=minutes))
+        try:
+            return dt.replace(tzinfo=offset).astimezone(UTC)
+        except OverflowError:
+            return None
+    return dt.replace(tzinfo=UTC)
+
+
+def _two_digits(low: int, high: int) -> st.SearchStrategy[str]:
+    return st.integers(low, high).map(lambda n: f"{n:02d}")
+
+
+# FHIR-shaped text with out-of-range fields mixed in: day 30 of February, hour 24, second 60, offsets
+# of +24:00 or +12:60, years 0001 and 9999 next to the extreme offsets, fractions of any length.
+_FHIR_DATES = st.builds(
+    lambda year, month, day, hh, mm, ss, fraction, tz, depth, pad: pad + "".join(
+        [f"{year:04d}", f"-{month}", f"-{day}", f"T{hh}:{mm}", f":{ss}{fraction}", tz][:depth]) + pad,
+    st.sampled_from([1, 2, 1999, 2024, 2026, 9999]) | st.integers(0, 9999),
+    _two_digits(0, 13), _two_digits(0, 32), _two_digits(0, 25), _two_digits(0, 61), _two_digits(0, 61),
+    st.sampled_from(["", ".0", ".123", ".1234567890"]),
+    st.sampled_from(["", "Z", "+00:00", "-00:00", "+05:30", "-14:00", "+14:00", "+23:59", "+24:00", "+12:60"]),
+    st.integers(1, 6), st.sampled_from(["", " "]),
+)
+
+
+@settings(max_examples=3000)
+@given(_FHIR_DATES | st.text(max_size=30) | st.none() | st.integers())
+def test_parse_datetime_answers_like_building_from_the_groups(value):
+    # The fast reading (fromisoformat on the checked text) must agree with the field-by-field one,
+    # including which texts it refuses.
+    assert parse_datetime(value) == _parse_from_groups(value)
