@@ -8,7 +8,7 @@ and not found, citation ids, tests to order).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 #: What a finding means for the prescriber, from the clinician's point of view
 #: (DESIGN.md "Indicators"): ``pass`` produces no card of its own but feeds the
@@ -32,9 +32,14 @@ TOPICS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """One datum a rule used, as the card will show it."""
+class Evidence(NamedTuple):
+    """One datum a rule used, as the card will show it.
+
+    A named tuple rather than a frozen dataclass: as immutable, hashable (cards
+    deduplicate evidence with ``dict.fromkeys``) and read by attribute, but built
+    as one tuple, without an ``object.__setattr__`` call per field (a call makes
+    two dozen of these).  Change one with ``evidence._replace(label=...)``.
+    """
 
     resource_type: str
     resource_id: str | None
