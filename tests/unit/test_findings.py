@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.clinical.findings import Evidence
+from service.clinical.findings import Evidence, Finding
 
 
 def test_evidence_is_immutable():
@@ -32,3 +32,36 @@ def test_replace_changes_one_field_only():
     relabelled = e._replace(label="Myositis-specific antibody positive: Jo-1")
     assert relabelled.label == "Myositis-specific antibody positive: Jo-1"
     assert relabelled._replace(label="Jo-1") == e
+
+
+def _finding(**changes):
+    return Finding(**{"rule_id": "safety.hbv", "rule_version": "1", "topic": "hbv", "severity": "warning",
+                      "summary": "HBsAg not documented", **changes})
+
+
+def test_finding_is_immutable_and_read_by_attribute():
+    f = _finding(citations=("label-hbv-cbc",), missing=("HBsAg",))
+    assert (f.rule_id, f.topic, f.severity, f.citations, f.missing) == (
+        "safety.hbv", "hbv", "warning", ("label-hbv-cbc",), ("HBsAg",))
+    assert (f.evidence, f.orders, f.medications, f.referrals, f.override_reasons) == ((), (), (), (), ())
+    with pytest.raises(AttributeError):
+        f.severity = "pass"  # type: ignore[misc]
+
+
+def test_findings_without_facts_do_not_share_one_dict():
+    a, b = _finding(), _finding()
+    a.facts["state"] = "missing"
+    assert b.facts == {} and _finding().facts == {}
+
+
+def test_finding_positional_arguments_keep_the_field_order():
+    f = Finding("indication.product", "1", "indication", "pass", "Product: Truxima", {"biosimilar": True})
+    assert f.facts == {"biosimilar": True} and f == _finding(
+        rule_id="indication.product", topic="indication", severity="pass", summary="Product: Truxima",
+        facts={"biosimilar": True})
+
+
+@pytest.mark.parametrize("changes", [{"topic": "weather"}, {"severity": "hard-stop"}])
+def test_finding_rejects_unknown_topic_and_severity(changes):
+    with pytest.raises(ValueError):
+        _finding(**changes)
