@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import NamedTuple
 
 from service.clinical.fhir_values import effective_datetime, finite_number, status_of
@@ -79,7 +80,7 @@ def prior_doses(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()
         # The medication index has read every medication resource and named its product once per drug.
         index = medication_index(record)
         doses = collect(index.rituximab_given) or collect(index.rituximab_listed)
-        return sorted(doses, key=lambda d: d.when)
+        return sorted(doses, key=attrgetter("when"))
 
     doses = record.memo("rituximab_doses", build)
     return [d for d in doses if d.resource_id not in exclude_ids] if exclude_ids else doses
@@ -93,12 +94,17 @@ def _order_id(order: OrderUnderReview) -> str | None:
 def doses_before(record: PatientRecord, order: OrderUnderReview) -> list[Dose]:
     """prior_doses() without the order under review (an EHR may already list the draft order).
 
-    Several rules ask per order: the record's list itself when the order is not in it (do not change it)."""
-    doses = prior_doses(record)
+    Several rules ask, once per order each: the answer is kept with the record (do not change it)."""
     order_id = _order_id(order)
-    if order_id is None or all(d.resource_id != order_id for d in doses):
-        return doses
-    return record.memo(f"rituximab_doses/{order_id}", lambda: [d for d in doses if d.resource_id != order_id])
+    if order_id is None:
+        return prior_doses(record)
+
+    def without_order() -> list[Dose]:
+        doses = prior_doses(record)
+        kept = [d for d in doses if d.resource_id != order_id]
+        return doses if len(kept) == len(doses) else kept
+
+    return record.memo(f"rituximab_doses/{order_id}", without_order)
 
 
 def courses_before(record: PatientRecord, order: OrderUnderReview) -> list[Course]:
