@@ -7,7 +7,6 @@ and not found, citation ids, tests to order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 #: What a finding means for the prescriber, from the clinician's point of view
@@ -50,8 +49,7 @@ class Evidence(NamedTuple):
     origin: str | None = None  # "prefetch", "query" or "order"
 
 
-@dataclass(frozen=True)
-class OrderSuggestion:
+class OrderSuggestion(NamedTuple):
     """A test the rule suggests ordering (becomes a ServiceRequest create)."""
 
     code: str  # LOINC code
@@ -60,8 +58,7 @@ class OrderSuggestion:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class MedicationSuggestion:
+class MedicationSuggestion(NamedTuple):
     """A drug the rule suggests prescribing (becomes a draft MedicationRequest create).
 
     Only where a cited source names the drug and its dose; ``recommended``
@@ -80,8 +77,7 @@ class MedicationSuggestion:
     recommended: bool = False
 
 
-@dataclass(frozen=True)
-class ReferralSuggestion:
+class ReferralSuggestion(NamedTuple):
     """A specialist the rule suggests involving (becomes a referral ServiceRequest)."""
 
     specialty: str  # e.g. "hepatology"
