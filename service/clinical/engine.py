@@ -132,7 +132,7 @@ def _run(
     # rules that read it: "no glucocorticoid documented" would be a guess.
     blocked = record.unavailable | set(record.unresolved)
     for rule in rules:
-        if blocked.intersection(rule.needs):
+        if not blocked.isdisjoint(rule.needs):
             skipped.append(rule)
             continue
         findings.extend(call(rule))
@@ -147,13 +147,13 @@ def evaluate_order(
     """All order-time findings for the rituximab orders under review."""
     rules = [r for r in load_rules() if r.kind == "order"]
     order_list = list(orders)
+    first = order_list[:1]
 
-    def call(rule: RegisteredRule) -> list[Finding]:
-        targets = order_list[:1] if rule.scope == "patient" else order_list
-        out: list[Finding] = []
-        for order in targets:
-            out.extend(rule.fn(record, order, policy))
-        return out
+    def call(rule: RegisteredRule) -> Iterable[Finding]:
+        targets = first if rule.scope == "patient" else order_list
+        if len(targets) == 1:  # the usual call: one rituximab order
+            return rule.fn(record, targets[0], policy)
+        return [finding for order in targets for finding in rule.fn(record, order, policy)]
 
     return _run(rules, record, call)
 
@@ -161,4 +161,4 @@ def evaluate_order(
 def evaluate_chart(record: PatientRecord, policy: Policy) -> list[Finding]:
     """All patient-view findings (monitoring reminders)."""
     rules = [r for r in load_rules() if r.kind == "chart"]
-    return _run(rules, record, lambda rule: list(rule.fn(record, policy)))
+    return _run(rules, record, lambda rule: rule.fn(record, policy))

@@ -7,8 +7,7 @@ and not found, citation ids, tests to order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 #: What a finding means for the prescriber, from the clinician's point of view
 #: (DESIGN.md "Indicators"): ``pass`` produces no card of its own but feeds the
@@ -32,9 +31,14 @@ TOPICS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """One datum a rule used, as the card will show it."""
+class Evidence(NamedTuple):
+    """One datum a rule used, as the card will show it.
+
+    A named tuple rather than a frozen dataclass: as immutable, hashable (cards
+    deduplicate evidence with ``dict.fromkeys``) and read by attribute, but built
+    as one tuple, without an ``object.__setattr__`` call per field (a call makes
+    two dozen of these).  Change one with ``evidence._replace(label=...)``.
+    """
 
     resource_type: str
     resource_id: str | None
@@ -45,8 +49,7 @@ class Evidence:
     origin: str | None = None  # "prefetch", "query" or "order"
 
 
-@dataclass(frozen=True)
-class OrderSuggestion:
+class OrderSuggestion(NamedTuple):
     """A test the rule suggests ordering (becomes a ServiceRequest create)."""
 
     code: str  # LOINC code
@@ -55,8 +58,7 @@ class OrderSuggestion:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class MedicationSuggestion:
+class MedicationSuggestion(NamedTuple):
     """A drug the rule suggests prescribing (becomes a draft MedicationRequest create).
 
     Only where a cited source names the drug and its dose; ``recommended``
@@ -75,8 +77,7 @@ class MedicationSuggestion:
     recommended: bool = False
 
 
-@dataclass(frozen=True)
-class ReferralSuggestion:
+class ReferralSuggestion(NamedTuple):
     """A specialist the rule suggests involving (becomes a referral ServiceRequest)."""
 
     specialty: str  # e.g. "hepatology"
@@ -84,33 +85,62 @@ class ReferralSuggestion:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class Finding:
-    """The outcome of one rule for one patient (and order, if any).
-
-    ``facts`` holds the structured values a card template renders (numbers,
-    dates, names); ``missing`` says what was looked for and not found, in
-    words a clinician understands; ``citations`` are ids of
-    ``knowledge/citations.yaml``.
-    """
+class _FindingFields(NamedTuple):
+    """Finding's fields, in order (Finding adds the defaults and the checks)."""
 
     rule_id: str
     rule_version: str
     topic: str
     severity: Severity
     summary: str
-    facts: dict[str, Any] = field(default_factory=dict)
-    evidence: tuple[Evidence, ...] = ()
-    missing: tuple[str, ...] = ()
-    citations: tuple[str, ...] = ()
-    orders: tuple[OrderSuggestion, ...] = ()
-    medications: tuple[MedicationSuggestion, ...] = ()
-    referrals: tuple[ReferralSuggestion, ...] = ()
-    #: codes of knowledge/override_reasons.yaml that make sense for this finding
-    override_reasons: tuple[str, ...] = ()
+    facts: dict[str, Any]
+    evidence: tuple[Evidence, ...]
+    missing: tuple[str, ...]
+    citations: tuple[str, ...]
+    orders: tuple[OrderSuggestion, ...]
+    medications: tuple[MedicationSuggestion, ...]
+    referrals: tuple[ReferralSuggestion, ...]
+    override_reasons: tuple[str, ...]
 
-    def __post_init__(self) -> None:
-        if self.topic not in TOPICS:
-            raise ValueError(f"unknown topic {self.topic!r}")
-        if self.severity not in ("critical", "warning", "info", "pass"):
-            raise ValueError(f"unknown severity {self.severity!r}")
+
+_SEVERITIES = frozenset(("critical", "warning", "info", "pass"))
+
+
+class Finding(_FindingFields):
+    """The outcome of one rule for one patient (and order, if any).
+
+    ``facts`` holds the structured values a card template renders (numbers,
+    dates, names); ``missing`` says what was looked for and not found, in
+    words a clinician understands; ``citations`` are ids of
+    ``knowledge/citations.yaml``; ``override_reasons`` are codes of
+    ``knowledge/override_reasons.yaml`` that make sense for this finding.
+
+    Immutable and read by attribute, like Evidence a named tuple (a call builds
+    a dozen findings; a frozen dataclass sets each of 13 fields through
+    ``object.__setattr__``); ``__new__`` checks topic and severity.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        rule_id: str,
+        rule_version: str,
+        topic: str,
+        severity: Severity,
+        summary: str,
+        facts: dict[str, Any] | None = None,
+        evidence: tuple[Evidence, ...] = (),
+        missing: tuple[str, ...] = (),
+        citations: tuple[str, ...] = (),
+        orders: tuple[OrderSuggestion, ...] = (),
+        medications: tuple[MedicationSuggestion, ...] = (),
+        referrals: tuple[ReferralSuggestion, ...] = (),
+        override_reasons: tuple[str, ...] = (),
+    ) -> Finding:
+        if topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r}")
+        if severity not in _SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}")
+        return tuple.__new__(cls, (rule_id, rule_version, topic, severity, summary, {} if facts is None else facts,
+                                   evidence, missing, citations, orders, medications, referrals, override_reasons))

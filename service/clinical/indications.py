@@ -8,7 +8,7 @@ disease (no ICD-10-CM or SNOMED code exists for those, §3.3, §6.3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -174,7 +174,7 @@ def _build(record: PatientRecord, order: OrderUnderReview | None) -> IndicationC
     if "iim" not in groups and (antisynthetase or mda5):
         # Antisynthetase syndrome and anti-MDA5 disease have no code of their own:
         # a positive antibody documents the myopathy (clinical-rules.md §3.3).
-        groups["iim"] = [replace(e, label=f"Myositis-specific antibody positive: {e.label}")
+        groups["iim"] = [e._replace(label=f"Myositis-specific antibody positive: {e.label}")
                          for e in antisynthetase + mda5]
 
     rp_basis: list[str] = []

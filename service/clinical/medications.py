@@ -10,10 +10,9 @@ Medication in the record.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from service.clinical.fhir_values import (
     as_list,
@@ -35,9 +34,11 @@ _ACTIVE = {"active", "intended", "on-hold"}
 _NEVER_TAKEN = {"not-taken", "entered-in-error", "cancelled", "draft"}
 
 
-@dataclass(frozen=True)
-class MedicationUse:
-    """One record of a drug: what, current or past, when, and where it came from."""
+class MedicationUse(NamedTuple):
+    """One record of a drug: what, current or past, when, and where it came from.
+
+    A named tuple (immutable, read by attribute), built without the
+    ``object.__setattr__`` per field of a frozen dataclass."""
 
     resource_type: str
     resource_id: str | None

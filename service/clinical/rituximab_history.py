@@ -9,8 +9,9 @@ evidence; statements and non-draft requests count when there are none.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import NamedTuple
 
 from service.clinical.fhir_values import effective_datetime, finite_number, status_of
 from service.clinical.medications import RituximabUse, medication_index
@@ -20,8 +21,13 @@ from service.knowledge import load
 _NOT_GIVEN = {"not-done", "not-taken", "entered-in-error", "cancelled", "draft", "stopped"}
 
 
-@dataclass(frozen=True)
-class Dose:
+class Dose(NamedTuple):
+    """One rituximab dose given (or listed) before now.
+
+    Doses and courses are named tuples (immutable, read by attribute) rather than
+    frozen dataclasses: a chart's history is read into a dozen of each per call,
+    and a tuple is built without an ``object.__setattr__`` call per field."""
+
     when: datetime
     mg: float | None
     product_key: str
@@ -29,8 +35,7 @@ class Dose:
     resource_id: str | None
 
 
-@dataclass(frozen=True)
-class Course:
+class Course(NamedTuple):
     start: datetime
     doses: tuple[Dose, ...]
 
@@ -75,16 +80,38 @@ def prior_doses(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()
         # The medication index has read every medication resource and named its product once per drug.
         index = medication_index(record)
         doses = collect(index.rituximab_given) or collect(index.rituximab_listed)
-        return sorted(doses, key=lambda d: d.when)
+        return sorted(doses, key=attrgetter("when"))
 
     doses = record.memo("rituximab_doses", build)
     return [d for d in doses if d.resource_id not in exclude_ids] if exclude_ids else doses
 
 
-def doses_before(record: PatientRecord, order: OrderUnderReview) -> list[Dose]:
-    """prior_doses() without the order under review (an EHR may already list the draft order)."""
+def _order_id(order: OrderUnderReview) -> str | None:
     order_id = order.request.get("id")
-    return prior_doses(record, frozenset({order_id}) if isinstance(order_id, str) else frozenset())
+    return order_id if isinstance(order_id, str) else None
+
+
+def doses_before(record: PatientRecord, order: OrderUnderReview) -> list[Dose]:
+    """prior_doses() without the order under review (an EHR may already list the draft order).
+
+    Several rules ask, once per order each: the answer is kept with the record (do not change it)."""
+    order_id = _order_id(order)
+    if order_id is None:
+        return prior_doses(record)
+
+    def without_order() -> list[Dose]:
+        doses = prior_doses(record)
+        kept = [d for d in doses if d.resource_id != order_id]
+        return doses if len(kept) == len(doses) else kept
+
+    return record.memo(f"rituximab_doses/{order_id}", without_order)
+
+
+def courses_before(record: PatientRecord, order: OrderUnderReview) -> list[Course]:
+    """courses() of doses_before(), grouped once per record and order (do not change the list)."""
+    order_id = _order_id(order)
+    key = "rituximab_courses" if order_id is None else f"rituximab_courses/{order_id}"
+    return record.memo(key, lambda: courses(doses_before(record, order)))
 
 
 def courses(doses: list[Dose]) -> list[Course]:

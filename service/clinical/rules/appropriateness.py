@@ -21,7 +21,7 @@ from service.clinical.policy import Policy
 from service.clinical.products import product
 from service.clinical.record import OrderUnderReview, PatientRecord
 from service.clinical.regimens import cycle_run, group_regimens, is_cycle_pathway, regimen_citations
-from service.clinical.rituximab_history import courses, doses_before
+from service.clinical.rituximab_history import courses_before, doses_before
 from service.knowledge import load
 
 MED_SECTIONS = ("medicationStatements", "medicationRequests", "medicationAdministrations")
@@ -295,8 +295,7 @@ def _reaction_recorded(record: PatientRecord) -> bool:
 @order_rule("indication.continuation", "Prior rituximab courses",
             needs=[*MED_SECTIONS, "observations", "conditions", "allergies"])
 def continuation(record: PatientRecord, order: OrderUnderReview, policy: Policy) -> list[Finding]:
-    history = doses_before(record, order)
-    found = courses(history)
+    found = courses_before(record, order)
     if not found:
         return []
     group = indication_context(record, order).primary
@@ -337,7 +336,7 @@ def continuation(record: PatientRecord, order: OrderUnderReview, policy: Policy)
         "pathway": "cycle" if is_cycle_pathway(group) else "course",
     }
     if is_cycle_pathway(group):
-        run = cycle_run(group, history, record.now)  # type: ignore[arg-type]
+        run = cycle_run(group, doses_before(record, order), record.now)  # type: ignore[arg-type]
         facts.update(cycle=run.next_cycle, regimen_doses=len(run.doses) if run.ongoing else 0,
                      regimen_start=run.doses[0].when.date().isoformat() if run.ongoing else None)
         summary = f"Cycle {run.next_cycle} of a rituximab regimen" if run.ongoing else "New rituximab regimen"

@@ -28,7 +28,7 @@ from service.clinical.regimens import (
     regimen_citations,
     regimen_text,
 )
-from service.clinical.rituximab_history import Dose, courses, doses_before
+from service.clinical.rituximab_history import Dose, courses_before, doses_before
 from service.knowledge import load
 
 
@@ -42,10 +42,10 @@ def _dose_evidence(record: PatientRecord, doses: tuple[Dose, ...]) -> list[Evide
                      origin=record.origin_of(d.resource_type)) for d in doses]
 
 
-def _course_interval(record: PatientRecord, group: str, history: list[Dose], count: int,
+def _course_interval(record: PatientRecord, order: OrderUnderReview, group: str, count: int,
                      evidence: list[Evidence]) -> tuple[dict[str, Any], list[str]]:
     """Autoimmune courses: the day-14 dose belongs to its course; new courses >= 16 weeks apart."""
-    found = courses(history)
+    found = courses_before(record, order)
     if not found:
         return {"weeks_since_last_course": None, "same_course": False}, []
     spec = group_regimens(group)
@@ -63,11 +63,11 @@ def _course_interval(record: PatientRecord, group: str, history: list[Dose], cou
     return facts, []
 
 
-def _cycle_interval(record: PatientRecord, group: str, history: list[Dose], count: int,
+def _cycle_interval(record: PatientRecord, order: OrderUnderReview, group: str, count: int,
                     evidence: list[Evidence]) -> tuple[dict[str, Any], list[str]]:
     """Oncology: which cycle this is, too soon after the last dose, or beyond a complete regimen."""
     spec = group_regimens(group)
-    run = cycle_run(group, history, record.now)
+    run = cycle_run(group, doses_before(record, order), record.now)
     facts: dict[str, Any] = {"cycle": run.next_cycle, "cycle_days": spec["cycle_days"],
                              "doses_in_regimen": len(run.doses) if run.ongoing else 0,
                              "max_doses": run.max_administrations, "weeks_since_last_course": None,
@@ -134,9 +134,8 @@ def dose_and_interval(record: PatientRecord, order: OrderUnderReview, policy: Po
     if checked.matched:
         citations = tuple(checked.matched["citations"])
     count = dose.count or 1
-    history = doses_before(record, order)
     interval = _cycle_interval if is_cycle_pathway(group) else _course_interval
-    interval_facts, interval_problems = interval(record, group, history, count, evidence)
+    interval_facts, interval_problems = interval(record, order, group, count, evidence)
     problems += interval_problems
     facts = {
         "indication": display,
