@@ -18,7 +18,8 @@ Resource = dict[str, Any]
 
 _DATE_RE = re.compile(
     r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
-    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$"
+    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$",
+    re.ASCII,  # FHIR's digits are [0-9]: "२०२४" is not a year (fromisoformat agrees)
 )
 _FRACTION_RE = re.compile(r"\.\d+")
 
@@ -43,13 +44,31 @@ def parse_datetime(value: Any) -> datetime | None:
     # seen for the first time hardly does (1 hit in 20 dates for seed A), so it measured the bench.
     if not isinstance(value, str):
         return None
+    # The two shapes nearly every chart sends, read without the regex: an instant in UTC
+    # ("2024-03-05T10:00:00Z") and a date ("2024-03-05").  With the separators checked here,
+    # fromisoformat refuses every text the FHIR pattern refuses in these shapes (it reads ASCII
+    # digits only) and the impossible days and times; an offset written out ("+00:00") gives an
+    # aware datetime at once, ~10 times cheaper than .replace(tzinfo=UTC).  Property-tested
+    # against the field-by-field reading (tests/unit/test_fhir_values.py).
+    size = len(value)
+    if size == 20:
+        if value[19] == "Z" and value[10] == "T" and value[4] == value[7] == "-" and value[13] == value[16] == ":":
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                return None
+    elif size == 10 and value[4] == value[7] == "-":
+        try:
+            return datetime.fromisoformat(value + "T00:00:00+00:00")
+        except ValueError:
+            return None
     text = value.strip()
     m = _DATE_RE.match(text)
     if not m:
         return None
     if m.start(3) == -1:  # "2024" or "2024-03": no day, so no time either
         try:
-            return datetime(int(m.group(1)), int(m.group(2) or 1), 1, tzinfo=UTC)
+            return datetime.fromisoformat(f"{m.group(1)}-{m.group(2) or '01'}-01T00:00:00+00:00")
         except ValueError:
             return None
     offset = m.group(7)
@@ -60,11 +79,11 @@ def parse_datetime(value: Any) -> datetime | None:
     if "." in text:
         text = _FRACTION_RE.sub("", text, count=1)
     try:
-        dt = datetime.fromisoformat(text)
+        dt = datetime.fromisoformat(text if offset else text + "+00:00")  # no zone: UTC
     except ValueError:
         return None
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
+    if dt.tzinfo is UTC:
+        return dt
     try:
         return dt.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC

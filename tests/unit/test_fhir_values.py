@@ -27,6 +27,8 @@ from service.clinical.labs import LOINC, loinc_codes
     "0001-01-01T00:00:00+14:00",   # before year 1 in UTC: astimezone() raised OverflowError
     "9999-12-31T23:59:59-14:00",   # after 9999 in UTC
     "2026-13-45", "2026-02-30", "0000-01-01", "yesterday", 2026, None,
+    # ISO 8601 to fromisoformat, not FHIR: a week date, a space for the T, a lower-case z, other digits
+    "2026-W10-1", "2026-03-05 10:00:00Z", "2026-03-05T10:00:00z", "२०२६-03-05", "२०२६",
 ])
 def test_unreadable_dates_are_none(value):
     assert parse_datetime(value) is None
@@ -135,9 +137,35 @@ _FHIR_DATES = st.builds(
 )
 
 
+# The two shapes parse_datetime reads without its pattern ("2024-03-05T10:00:00Z", "2024-03-05"), with
+# some characters swapped for others: other digits (Arabic-Indic, full-width), signs, spaces, letters,
+# another separator ("2024-03-05 10:00:00Z" is ISO 8601 to fromisoformat, not FHIR).
+_ODD = " +-.:T_Zz\u0660\u0969\uff10\uff19xW,"
+
+
+def _swapped(text: str, swaps: list[tuple[int, str]]) -> str:
+    chars = list(text)
+    for place, char in swaps:
+        chars[place % len(chars)] = char
+    return "".join(chars)
+
+
+def _shaped(text: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """``text`` with up to two characters swapped for odd ones."""
+    return st.builds(_swapped, text, st.lists(st.tuples(st.integers(0, 19), st.sampled_from(_ODD)), max_size=2))
+
+
+_FAST_SHAPES = _shaped(
+    st.builds(lambda y, m, d, hh, mm, ss: f"{y:04d}-{m}-{d}T{hh}:{mm}:{ss}Z", st.integers(0, 9999),
+              _two_digits(0, 13), _two_digits(0, 32), _two_digits(0, 25), _two_digits(0, 61), _two_digits(0, 61))
+    | st.builds(lambda y, m, d: f"{y:04d}-{m}-{d}", st.integers(0, 9999), _two_digits(0, 13), _two_digits(0, 32)))
+
+
 @settings(max_examples=3000)
-@given(_FHIR_DATES | st.text(max_size=30) | st.none() | st.integers())
+@given(_FHIR_DATES | _FAST_SHAPES | st.text(max_size=30) | st.none() | st.integers())
 def test_parse_datetime_answers_like_building_from_the_groups(value):
-    # The fast reading (fromisoformat on the checked text) must agree with the field-by-field one,
-    # including which texts it refuses.
-    assert parse_datetime(value) == _parse_from_groups(value)
+    # The fast readings (fromisoformat on the checked text, the two common shapes without the pattern)
+    # must agree with the field-by-field one, including which texts they refuse, and answer in UTC.
+    parsed = parse_datetime(value)
+    assert parsed == _parse_from_groups(value)
+    assert parsed is None or parsed.tzinfo is UTC
