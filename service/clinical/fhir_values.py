@@ -194,6 +194,36 @@ def has_code(concept: Any, system: str, codes: Iterable[str]) -> tuple[str, str]
     return None
 
 
+def codes_of(concept: Any) -> list[str]:
+    """The code of every Coding in one or more CodeableConcepts: codings() without the systems and
+    displays, for status concepts (a heavy chart's hundred Conditions each have two)."""
+    if type(concept) is dict:
+        concepts: Any = (concept,)
+    elif type(concept) is list:
+        concepts = concept
+    else:
+        return []
+    out: list[str] = []
+    for cc in concepts:
+        if type(cc) is not dict:
+            continue
+        coding = cc.get("coding")
+        if type(coding) is dict:
+            coding = (coding,)
+        elif type(coding) is not list:
+            continue
+        for c in coding:
+            if type(c) is dict:
+                code = c.get("code")
+                if type(code) is str:
+                    out.append(code)
+    return out
+
+
+_WITHDRAWN = frozenset(("entered-in-error", "refuted"))
+_ACTIVE = frozenset(("active", "recurrence", "relapse"))
+
+
 def is_entered_in_error(resource: Resource) -> bool:
     status = resource.get("status")
     if status == "entered-in-error":
@@ -201,18 +231,18 @@ def is_entered_in_error(resource: Resource) -> bool:
     vs = resource.get("verificationStatus")
     if vs is None:  # most resources (every Observation): skip the coding walk
         return False
-    return any(c in ("entered-in-error", "refuted") for _, c, _ in codings(vs))
+    return not _WITHDRAWN.isdisjoint(codes_of(vs))
 
 
 def condition_is_active(condition: Resource) -> bool:
     """clinicalStatus active/recurrence/relapse (or absent), not refuted/entered-in-error."""
     if is_entered_in_error(condition):
         return False
-    statuses = [c for _, c, _ in codings(condition.get("clinicalStatus"))]
+    statuses = codes_of(condition.get("clinicalStatus"))
     if not statuses:
         # No clinicalStatus: treat as active unless it has an abatement.
         return not any(k.startswith("abatement") for k in condition)
-    return any(s in ("active", "recurrence", "relapse") for s in statuses)
+    return not _ACTIVE.isdisjoint(statuses)
 
 
 def effective_datetime(resource: Resource) -> datetime | None:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.clinical.fhir_values import (
+    codes_of,
     codings,
     finite_number,
     parse_datetime,
@@ -169,3 +170,20 @@ def test_parse_datetime_answers_like_building_from_the_groups(value):
     parsed = parse_datetime(value)
     assert parsed == _parse_from_groups(value)
     assert parsed is None or parsed.tzinfo is UTC
+
+
+_ODD_VALUE = st.sampled_from([None, 0, 2, "", "x", [], {}])
+_STATUS_CODING = st.fixed_dictionaries(
+    {}, optional={"code": st.sampled_from(["active", "refuted", "entered-in-error", "resolved", 5]) | _ODD_VALUE,
+                  "system": st.sampled_from(["http://terminology.hl7.org/CodeSystem/condition-clinical", ""])
+                  | _ODD_VALUE, "display": _ODD_VALUE},
+) | _ODD_VALUE
+_STATUS_CONCEPT = st.fixed_dictionaries({}, optional={"coding": st.lists(_STATUS_CODING, max_size=3) | _STATUS_CODING,
+                                                      "text": _ODD_VALUE}) | _ODD_VALUE
+
+
+@settings(max_examples=500)
+@given(_STATUS_CONCEPT | st.lists(_STATUS_CONCEPT, max_size=3))
+def test_codes_of_reads_the_codes_codings_reads(concept):
+    # Status checks read only the codes (no systems, no displays): the same codes, in the same order.
+    assert codes_of(concept) == [code for _, code, _ in codings(concept)]
