@@ -51,6 +51,18 @@ def test_finite_number_refuses_what_a_float_cannot_hold(value):
     assert finite_number(value) is None
 
 
+@given(st.floats() | st.integers() | st.integers(10**300, 10**400) | st.booleans() | st.text(max_size=3) | st.none())
+def test_finite_number_is_the_finite_float_of_a_json_number(value):
+    expected = None
+    if type(value) in (int, float):
+        try:
+            expected = float(value) if math.isfinite(float(value)) else None
+        except OverflowError:  # an integer beyond the largest float
+            pass
+    assert finite_number(value) == expected
+    assert finite_number(value) is None or type(finite_number(value)) is float
+
+
 def test_finite_number_keeps_numbers():
     assert finite_number(2**63) == float(2**63) and finite_number(-0.5) == -0.5
 
