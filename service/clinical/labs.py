@@ -211,10 +211,12 @@ class LabIndex:
         out = self._asked.get(key)
         if out is None:
             wanted, by_code = self._wanted, self._by_code
-            # A test's sibling codes: most have no result, one lookup each.
-            groups = [group for code in key if (group := by_code.get(code) if code in wanted else self._unlisted(code))]
-            out = self._newest_first(groups)
-            self._asked[key] = out
+            groups: list[list[Resource]] = []
+            for code in key:  # a test's sibling codes: most have no result, one lookup each
+                group = by_code.get(code) if code in wanted else self._unlisted(code)
+                if group:
+                    groups.append(group)
+            out = self._asked[key] = self._newest_first(groups) if groups else []
         return list(out)  # the caller's own list: the index keeps its copy
 
     def _newest_first(self, groups: list[list[Resource]]) -> list[Result]:
@@ -233,17 +235,16 @@ class LabIndex:
                     if id(obs) not in seen:
                         seen.add(id(obs))
                         members.append(obs)
-        if not members:
-            return []
+        if len(members) == 1:  # the usual answer on a seed chart
+            return [Result(self._when(members[0]), members[0])]
         when = self._when
         found = [Result(when(obs), obs) for obs in members]
-        if len(found) > 1:
-            if len({r.when for r in found}) < len(found):  # a tie: order it as the canonical record would
-                rank = {id(obs): (place, *canonical_key(obs))  # from the last code: an Observation
-                        for place in range(len(groups) - 1, -1, -1)  # ranks with the first that has it
-                        for obs in groups[place]}
-                found.sort(key=lambda r: rank[id(r.resource)])
-            found.sort(key=_newest, reverse=True)
+        if len({r.when for r in found}) < len(found):  # a tie: order it as the canonical record would
+            rank = {id(obs): (place, *canonical_key(obs))  # from the last code: an Observation
+                    for place in range(len(groups) - 1, -1, -1)  # ranks with the first that has it
+                    for obs in groups[place]}
+            found.sort(key=lambda r: rank[id(r.resource)])
+        found.sort(key=_newest, reverse=True)
         return found
 
     def results_named(self, names: Iterable[str]) -> list[Result]:
