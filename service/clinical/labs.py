@@ -18,7 +18,6 @@ for, so the thousands of others need not be sorted at all.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
@@ -40,24 +39,41 @@ LOINC = "http://loinc.org"
 _EXCLUDED = {"entered-in-error", "cancelled", "registered"}
 
 
-@dataclass(frozen=True)
 class Result:
-    """One Observation with its parsed date."""
+    """One Observation with its parsed date (read-only by convention).
 
-    when: datetime | None
-    resource: Resource
+    A plain class with slots, not a frozen dataclass: a heavy chart's index hands out
+    hundreds of these a call, and the frozen one costs about three times as much to
+    build (each field set through object.__setattr__).  Compared by value, as before."""
+
+    __slots__ = ("when", "resource")
+
+    def __init__(self, when: datetime | None, resource: Resource) -> None:
+        self.when = when
+        self.resource = resource
 
     @property
     def id(self) -> str | None:
         return self.resource.get("id")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Result:
+            return NotImplemented
+        return self.when == other.when and self.resource == other.resource
+
+    __hash__ = None  # type: ignore[assignment]  # like the dataclass: it holds a dict
+
+    def __repr__(self) -> str:
+        return f"Result(when={self.when!r}, resource={self.resource!r})"
 
 
 #: sorts undated results last when sorting newest first
 UNDATED = datetime.min.replace(tzinfo=UTC)
 
 
-def _newest_first(results: list[Result]) -> None:
-    results.sort(key=lambda r: r.when or UNDATED, reverse=True)
+def _newest(result: Result) -> datetime:
+    """Sort key, newest first with reverse=True: undated results last."""
+    return result.when or UNDATED
 
 
 @cache
@@ -167,7 +183,7 @@ class LabIndex:
                 group = by_code.get(code)
                 if group is None:
                     by_code[code] = [obs]
-                else:
+                elif group[-1] is not obs:  # a code written twice on one result: filed once
                     group.append(obs)
 
     def _when(self, obs: Resource) -> datetime | None:
@@ -183,8 +199,7 @@ class LabIndex:
 
     def _unlisted(self, code: str) -> list[Resource]:
         """The usable Observations with a code the knowledge data does not list: a scan of the record for it alone."""
-        return [obs for obs in self._observations
-                for c in (loinc_codes(obs.get("code")) or ()) if c == code and _usable(obs)]
+        return [obs for obs in self._observations if code in (loinc_codes(obs.get("code")) or ()) and _usable(obs)]
 
     def results(self, codes: Iterable[str]) -> list[Result]:
         """All results with any of ``codes``, newest first (undated last), each once.
@@ -195,21 +210,42 @@ class LabIndex:
         key = codes if type(codes) is tuple else tuple(codes)
         out = self._asked.get(key)
         if out is None:
-            seen: set[int] = set()
-            out = []
             wanted, by_code = self._wanted, self._by_code
+            groups: list[list[Resource]] = []
             for code in key:  # a test's sibling codes: most have no result, one lookup each
                 group = by_code.get(code) if code in wanted else self._unlisted(code)
-                if not group:
-                    continue
-                for obs in (sorted(group, key=canonical_key) if len(group) > 1 else group):
+                if group:
+                    groups.append(group)
+            out = self._asked[key] = self._newest_first(groups) if groups else []
+        return list(out)  # the caller's own list: the index keeps its copy
+
+    def _newest_first(self, groups: list[list[Resource]]) -> list[Result]:
+        """The results of ``groups`` (one per code, in the order asked), each once, newest first.
+
+        Ties (results of one date) go code by code, each code's in canonical_key() order.
+        Most asks have none (one result per date): their results are sorted by date alone,
+        without a canonical_key() per result; a heavy chart's long histories are asked so."""
+        if len(groups) == 1:
+            members = groups[0]
+        else:
+            seen: set[int] = set()
+            members = []
+            for group in groups:
+                for obs in group:
                     if id(obs) not in seen:
                         seen.add(id(obs))
-                        out.append(Result(self._when(obs), obs))
-            if len(out) > 1:
-                _newest_first(out)
-            self._asked[key] = out
-        return list(out)  # the caller's own list: the index keeps its copy
+                        members.append(obs)
+        if len(members) == 1:  # the usual answer on a seed chart
+            return [Result(self._when(members[0]), members[0])]
+        when = self._when
+        found = [Result(when(obs), obs) for obs in members]
+        if len({r.when for r in found}) < len(found):  # a tie: order it as the canonical record would
+            rank = {id(obs): (place, *canonical_key(obs))  # from the last code: an Observation
+                    for place in range(len(groups) - 1, -1, -1)  # ranks with the first that has it
+                    for obs in groups[place]}
+            found.sort(key=lambda r: rank[id(r.resource)])
+        found.sort(key=_newest, reverse=True)
+        return found
 
     def results_named(self, names: Iterable[str]) -> list[Result]:
         """Results with only local codes whose test name contains one of ``names``, newest first.
@@ -223,7 +259,7 @@ class LabIndex:
                  for text, group in self._by_text.items() if any(w in text for w in wanted)]
         tests.sort(key=lambda group: _canonical_place(group[0]))
         found = [Result(self._when(obs), obs) for group in tests for _, obs in group]
-        _newest_first(found)
+        found.sort(key=_newest, reverse=True)
         return found
 
 

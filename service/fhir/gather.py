@@ -38,7 +38,7 @@ from service.clinical.fhir_values import with_usable_id
 from service.clinical.record import PatientRecord, canonical_key
 from service.fhir import medications as meds
 from service.fhir.access import FhirAccess
-from service.fhir.client import FetchResult, FhirClient, bundle_resources, collect_bundle, next_link
+from service.fhir.client import FetchResult, FhirClient, collect_bundle, next_link
 from service.fhir.queries import MEDICATION_SECTIONS, PATIENT_CONTEXT, PREFETCH_TYPES, QueryPlan, query_plan
 
 #: Extra resource types kept from medication searches (``_include``d or contained)
@@ -117,16 +117,21 @@ def gather_record(
     unavailable: set[str] = set()
     jobs: dict[str, Callable[[], FetchResult]] = {}
 
-    def keep(key: str, resources: Iterable[Any]) -> None:
+    def keep(key: str, resources: Iterable[Any], entries: bool = False) -> None:
+        """Files ``resources`` (or, with ``entries``, a Bundle's entries) under ``key``, and their Medications."""
         rtype = PREFETCH_TYPES[key]
         kept: list[dict[str, Any]] = []
         data[key] = kept
-        # One pass: a heavy chart's Observations are thousands.
+        # One pass, straight over the Bundle's entries: a heavy chart's Observations are thousands.
         for r in resources:
+            if entries:
+                r = r.get("resource") if isinstance(r, dict) else None
             if not isinstance(r, dict):  # a Bundle entry without a resource
                 continue
             if r.get("resourceType") == rtype:
-                kept.append(with_usable_id(r))  # downstream code takes every id as str | None
+                # Downstream code takes every id as str | None; with_usable_id() inlined for the usual id.
+                rid = r.get("id")
+                kept.append(r if type(rid) is str and rid else with_usable_id(r))
             elif (medication := meds.medication_resource_key(r)) is not None:
                 medications[medication] = r
 
@@ -141,7 +146,8 @@ def gather_record(
             value = prefetch[key]
             stats.origins[key] = "prefetch"
             if value.get("resourceType") == "Bundle":
-                keep(key, bundle_resources(value))
+                bundle_entries = value.get("entry")
+                keep(key, bundle_entries if isinstance(bundle_entries, list) else (), entries=True)
                 if access is not None and _has_next(value):
                     jobs[key] = _continue_job(client, access, value, rtype, deadline)
             else:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.clinical.fhir_values import (
+    codes_of,
     codings,
     finite_number,
     parse_datetime,
@@ -27,6 +28,8 @@ from service.clinical.labs import LOINC, loinc_codes
     "0001-01-01T00:00:00+14:00",   # before year 1 in UTC: astimezone() raised OverflowError
     "9999-12-31T23:59:59-14:00",   # after 9999 in UTC
     "2026-13-45", "2026-02-30", "0000-01-01", "yesterday", 2026, None,
+    # ISO 8601 to fromisoformat, not FHIR: a week date, a space for the T, a lower-case z, other digits
+    "2026-W10-1", "2026-03-05 10:00:00Z", "2026-03-05T10:00:00z", "२०२६-03-05", "२०२६",
 ])
 def test_unreadable_dates_are_none(value):
     assert parse_datetime(value) is None
@@ -46,6 +49,18 @@ def test_readable_dates(value, expected):
 @pytest.mark.parametrize("value", [10**400, -(10**400), math.inf, -math.inf, math.nan, True, "5", None, [5]])
 def test_finite_number_refuses_what_a_float_cannot_hold(value):
     assert finite_number(value) is None
+
+
+@given(st.floats() | st.integers() | st.integers(10**300, 10**400) | st.booleans() | st.text(max_size=3) | st.none())
+def test_finite_number_is_the_finite_float_of_a_json_number(value):
+    expected = None
+    if type(value) in (int, float):
+        try:
+            expected = float(value) if math.isfinite(float(value)) else None
+        except OverflowError:  # an integer beyond the largest float
+            pass
+    assert finite_number(value) == expected
+    assert finite_number(value) is None or type(finite_number(value)) is float
 
 
 def test_finite_number_keeps_numbers():
@@ -135,9 +150,52 @@ _FHIR_DATES = st.builds(
 )
 
 
+# The two shapes parse_datetime reads without its pattern ("2024-03-05T10:00:00Z", "2024-03-05"), with
+# some characters swapped for others: other digits (Arabic-Indic, full-width), signs, spaces, letters,
+# another separator ("2024-03-05 10:00:00Z" is ISO 8601 to fromisoformat, not FHIR).
+_ODD = " +-.:T_Zz\u0660\u0969\uff10\uff19xW,"
+
+
+def _swapped(text: str, swaps: list[tuple[int, str]]) -> str:
+    chars = list(text)
+    for place, char in swaps:
+        chars[place % len(chars)] = char
+    return "".join(chars)
+
+
+def _shaped(text: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """``text`` with up to two characters swapped for odd ones."""
+    return st.builds(_swapped, text, st.lists(st.tuples(st.integers(0, 19), st.sampled_from(_ODD)), max_size=2))
+
+
+_FAST_SHAPES = _shaped(
+    st.builds(lambda y, m, d, hh, mm, ss: f"{y:04d}-{m}-{d}T{hh}:{mm}:{ss}Z", st.integers(0, 9999),
+              _two_digits(0, 13), _two_digits(0, 32), _two_digits(0, 25), _two_digits(0, 61), _two_digits(0, 61))
+    | st.builds(lambda y, m, d: f"{y:04d}-{m}-{d}", st.integers(0, 9999), _two_digits(0, 13), _two_digits(0, 32)))
+
+
 @settings(max_examples=3000)
-@given(_FHIR_DATES | st.text(max_size=30) | st.none() | st.integers())
+@given(_FHIR_DATES | _FAST_SHAPES | st.text(max_size=30) | st.none() | st.integers())
 def test_parse_datetime_answers_like_building_from_the_groups(value):
-    # The fast reading (fromisoformat on the checked text) must agree with the field-by-field one,
-    # including which texts it refuses.
-    assert parse_datetime(value) == _parse_from_groups(value)
+    # The fast readings (fromisoformat on the checked text, the two common shapes without the pattern)
+    # must agree with the field-by-field one, including which texts they refuse, and answer in UTC.
+    parsed = parse_datetime(value)
+    assert parsed == _parse_from_groups(value)
+    assert parsed is None or parsed.tzinfo is UTC
+
+
+_ODD_VALUE = st.sampled_from([None, 0, 2, "", "x", [], {}])
+_STATUS_CODING = st.fixed_dictionaries(
+    {}, optional={"code": st.sampled_from(["active", "refuted", "entered-in-error", "resolved", 5]) | _ODD_VALUE,
+                  "system": st.sampled_from(["http://terminology.hl7.org/CodeSystem/condition-clinical", ""])
+                  | _ODD_VALUE, "display": _ODD_VALUE},
+) | _ODD_VALUE
+_STATUS_CONCEPT = st.fixed_dictionaries({}, optional={"coding": st.lists(_STATUS_CODING, max_size=3) | _STATUS_CODING,
+                                                      "text": _ODD_VALUE}) | _ODD_VALUE
+
+
+@settings(max_examples=500)
+@given(_STATUS_CONCEPT | st.lists(_STATUS_CONCEPT, max_size=3))
+def test_codes_of_reads_the_codes_codings_reads(concept):
+    # Status checks read only the codes (no systems, no displays): the same codes, in the same order.
+    assert codes_of(concept) == [code for _, code, _ in codings(concept)]

@@ -127,9 +127,11 @@ class RuleOutput:
 
 
 def ivig_dates(record: PatientRecord) -> list[datetime]:
-    """When IVIG was given (administrations, or statement/request starts), newest first."""
-    out = [u.start for u in uses_of_class(record, "ivig") if u.start]
-    return sorted(out, reverse=True)
+    """When IVIG was given (administrations, or statement/request starts), newest first.
+
+    Read once per record: after_ivig() asks it for every recent IgG result."""
+    return record.memo("ivig_dates", lambda: sorted((u.start for u in uses_of_class(record, "ivig") if u.start),
+                                                    reverse=True))
 
 
 def after_ivig(record: PatientRecord, when: datetime | None, window: timedelta) -> datetime | None:
