@@ -41,10 +41,13 @@ w = next(w for w in build_workloads(None) if w.name == sys.argv[1])
 raw = __import__("json").dumps(w.body).encode()
 runtime, service = app.extensions["cds.runtime"], SERVICES_BY_ID[w.service_id]
 logging.disable(logging.INFO)
+served = sys.argv[3:] == ["served"]  # as the endpoint calls it: depth limit, the course-review link
+kwargs = {"app_launch_url": "http://127.0.0.1:8000/app/launch"} if served else {}
+read = (lambda: loads(raw, max_depth=64)) if served else (lambda: loads(raw))
 for _ in range(3):
-    handle_hook(service, loads(raw), runtime)
+    handle_hook(service, read(), runtime, **kwargs)
 for _ in range(int(sys.argv[2])):
-    out = handle_hook(service, loads(raw), runtime)
+    out = handle_hook(service, read(), runtime, **kwargs)
     dumps(out.body)
 """
 
@@ -69,23 +72,26 @@ def print_rows(heading: str, rows: dict[str, int]) -> None:
     print(json.dumps(rows))
 
 
-def _instructions(workload: str, calls: int) -> int:
-    return callgrind(["-c", _CHILD, workload, str(calls)])
+def _instructions(workload: str, calls: int, served: bool = False) -> int:
+    return callgrind(["-c", _CHILD, workload, str(calls), *(["served"] if served else [])])
 
 
-def per_call(workload: str, calls: int) -> int:
+def per_call(workload: str, calls: int, served: bool = False) -> int:
     """Instructions of one call: (warm-up + calls) minus warm-up alone, over calls."""
-    return (_instructions(workload, calls) - _instructions(workload, 0)) // calls
+    return (_instructions(workload, calls, served) - _instructions(workload, 0, served)) // calls
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.instructions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--heavy", action="store_true", help=f"also count {HEAVY!r} (with --calls / 4 calls)")
+    parser.add_argument("--served", action="store_true",
+                        help="call as the endpoint does: the body read with the depth limit, and the course-review "
+                             "launch URL given (its link's appContext is built); not comparable with the default")
     args = parser.parse_args(argv)
-    rows = {w: per_call(w, args.calls) for w in WORKLOADS}
+    rows = {w: per_call(w, args.calls, args.served) for w in WORKLOADS}
     if args.heavy:
-        rows[HEAVY] = per_call(HEAVY, max(1, args.calls // 4))
+        rows[HEAVY] = per_call(HEAVY, max(1, args.calls // 4), args.served)
     print_rows("instructions per call (parse, rules, cards, JSON out)", rows)
     return 0
 

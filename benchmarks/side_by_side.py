@@ -30,15 +30,17 @@ from benchmarks.run import service_env
 from benchmarks.workloads import build_workloads
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (their threads included), from /proc."""
+def cpu_seconds(pids: list[int], system_only: bool = False) -> float:
+    """User + system CPU time of these processes so far (their threads included), from /proc;
+    ``system_only``: the kernel's part alone (system calls, the network stack, thread wake-ups)."""
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        # utime, stime (fields 14 and 15 of stat)
+        total += int(fields[12]) if system_only else int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -114,12 +116,15 @@ def main(argv: list[str] | None = None) -> int:
                         groups = {"workers": server.worker_pids(), "writer": server.helper_pids(),
                                   "postgres": postgres_pids()}
                         before = {part: cpu_seconds(pids) for part, pids in groups.items()}
+                        before_system = cpu_seconds(groups["workers"], system_only=True)
                         r = run_wrk(f"{server.url}/cds-services/{w.service_id}", w.body, c, args.seconds)
                         per_request = max(r.requests, 1)
                         for part, pids in groups.items():
                             cpu_ms.setdefault((name, w.name, c, part), []).append(
                                 (cpu_seconds(pids) - before[part]) * 1000 / per_request)
                         cpu_ms.setdefault((name, w.name, c, "wrk"), []).append(r.wrk_cpu_ms)
+                        cpu_ms.setdefault((name, w.name, c, "workers, system"), []).append(
+                            (cpu_seconds(groups["workers"], system_only=True) - before_system) * 1000 / per_request)
                         results.setdefault((name, w.name, c), []).append(r)
                         if r.non_2xx or r.socket_errors:
                             print(f"errors: {name} {w.name} c={c}: {r.non_2xx} non-2xx, {r.socket_errors} socket")
@@ -129,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'/'.join(map(str, args.threads))} threads; "
           "median of the rounds (range); ratios per round against the no-op's cell of the same round\n")
     print("| workload | c | app | req/s | p50 ms | p99 ms | rps/noop | p99/noop | CPU ms/req: "
-          + " + ".join(CPU_PARTS) + " |\n|---|---|---|---|---|---|---|---|---|")
+          + " + ".join(CPU_PARTS) + " | of which workers' system |\n|---|---|---|---|---|---|---|---|---|---|")
     for w in workloads:
         for c in args.concurrency:
             for name in servers:
@@ -145,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
                     ratio_p99 = ratios([r.p99_ms for r in rs], [b.p99_ms for b in base]).text("{:.2f}", "x")
                 parts = [Spread(cpu_ms[(name, w.name, c, part)]).median for part in CPU_PARTS]
                 cpu = " + ".join(f"{v:.3f}" for v in parts) + f" = {sum(parts):.3f}"
-                print(f"| {w.name} | {c} | {label} | {rps} | {p50} | {p99} | {ratio_rps} | {ratio_p99} | {cpu} |")
+                system = Spread(cpu_ms[(name, w.name, c, "workers, system")]).median
+                print(f"| {w.name} | {c} | {label} | {rps} | {p50} | {p99} | {ratio_rps} | {ratio_p99} | {cpu} "
+                      f"| {system:.3f} |")
     print("\nRSS per worker MB: " + ", ".join(f"{os.path.basename(k)} {v}" for k, v in rss.items()))
     return 0
 

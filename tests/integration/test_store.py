@@ -330,3 +330,48 @@ def test_plain_identifiers_are_stored_unchanged(store):
     with Session(store.engine) as session:
         row = session.scalars(select(AuditEvent)).one()
     assert (row.hook_instance, row.patient_ref, row.identifiers_sanitised) == ("h-1", "seed-b", False)
+
+
+def test_every_audit_field_is_stored_as_given(store):
+    # PostgreSQL writes the rows by COPY (whose text format reads \N as NULL), SQLite by INSERT: both keep every
+    # value as given.
+    at = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
+    store.record_audit(AuditEntry("rituximab-order-sign", 200, hook="order-sign", hook_instance="\\N",
+                                  patient_ref="p,1\\.", latency_ms=2.75, fhir_queries=3, fhir_ms=None,
+                                  data_origins={"patient": "prefetch", "observations": "query"},
+                                  cards=[card("c1", "indication", "indication.summary", "info") | {
+                                      "rules": [{"id": "indication.summary", "version": "2"},
+                                                {"id": "dosing.bsa", "version": 1}]}], time=at))
+    store.record_audit(AuditEntry("rituximab-order-sign", 412, latency_ms=None, data_origins=None, time=at))
+    store.flush()
+    assert store.audit_failures == 0
+    with Session(store.engine) as session:
+        events = {e.status: e for e in session.scalars(select(AuditEvent))}
+        (card_row,) = session.scalars(select(AuditCard)).all()
+    ok, failed = events[200], events[412]
+    assert (ok.service_id, ok.hook, ok.hook_instance, ok.patient_ref, ok.identifiers_sanitised) == (
+        "rituximab-order-sign", "order-sign", "\\N", "p,1\\.", False)
+    assert (ok.latency_ms, ok.fhir_queries, ok.fhir_ms) == (2.75, 3, None)
+    assert ok.data_origins == {"patient": "prefetch", "observations": "query"}
+    assert ok.created_at.replace(tzinfo=UTC) == at  # SQLite gives the time back without its zone
+    assert (failed.hook, failed.latency_ms, failed.data_origins, failed.fhir_queries) == (None, None, None, 0)
+    assert card_row.event_id == ok.id
+    assert (card_row.card_uuid, card_row.topic, card_row.indicator, card_row.rule_id, card_row.rule_version,
+            card_row.rules) == ("c1", "indication", "info", "indication.summary", "2",
+                                "indication.summary@2,dosing.bsa@1")
+
+
+def test_a_refused_entry_in_a_batch_loses_only_itself(store):
+    # A card uuid already stored makes the batch's transaction fail; the others are then written one by one.
+    store.record_audit(AuditEntry("rituximab-order-sign", 200, hook_instance="first", cards=[card("taken")]))
+    store.flush()
+    for i in range(5):
+        uuid = "taken" if i == 2 else f"new-{i}"
+        store.record_audit(AuditEntry("rituximab-order-sign", 200, hook_instance=f"call-{i}", cards=[card(uuid)]))
+    store.flush()
+    assert store.audit_failures == 1
+    with Session(store.engine) as session:
+        pairs = session.execute(select(AuditEvent.hook_instance, AuditCard.card_uuid)
+                                .join(AuditCard, AuditCard.event_id == AuditEvent.id)).all()
+    assert sorted(pairs) == [("call-0", "new-0"), ("call-1", "new-1"), ("call-3", "new-3"), ("call-4", "new-4"),
+                             ("first", "taken")]

@@ -90,6 +90,25 @@ def test_nesting_at_the_limit(depth: int, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", WAYS)
+@pytest.mark.parametrize(("siblings", "depth"), [(0, 64), (0, 65), (40, 64), (40, 65), (400, 64), (400, 65)])
+def test_one_deep_branch_among_shallow_siblings(siblings: int, depth: int, how: str) -> None:
+    # The scan stops once what is left is too short to nest past the limit: the deep branch is the
+    # whole answer, however many shallow containers come before and after it.
+    shallow = [[{"a": [1]}] for _ in range(siblings)]
+    deep: object = 1
+    for _ in range(depth - 1):
+        deep = [deep]
+    raw = json.dumps([*shallow, deep, *shallow]).encode()
+    assert json_depth(json.loads(raw)) == depth
+    with reading(how):
+        if depth > 64:
+            with pytest.raises(TooDeep):
+                loads(raw, max_depth=64)
+        else:
+            assert loads(raw, max_depth=64) == json.loads(raw)
+
+
+@pytest.mark.parametrize("how", WAYS)
 @pytest.mark.parametrize("raw", [b"", b" \n", b"1,2", b"1],[2", b"]", b"[", b"[1]]", b"{}]", b'"a"],["b"'])
 def test_what_would_close_the_parsers_arrays_is_not_json(raw: bytes, how: str) -> None:
     with reading(how), pytest.raises(ValueError) as refused:
