@@ -14,7 +14,7 @@ per process, from static data.  The only unescaped text is the topic body
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 from cards.render import md_text, md_texts, tidy
 from service.clinical.findings import Evidence, Finding
@@ -25,21 +25,26 @@ _NONE = "—"
 
 def finding_markdown(finding: Finding, body: str, citation_ids: Iterable[str]) -> str:
     """``body``, then "Data used" (a table), "Looked for and not found", numbered "Sources"."""
+    return detail_markdown(body, finding.evidence, finding.missing, citation_ids)
+
+
+def detail_markdown(body: str, evidence: tuple[Evidence, ...], missing: tuple[str, ...],
+                    citation_ids: Iterable[str]) -> str:
+    """``body``, then the table of ``evidence``, the ``missing`` list and the numbered sources (each once)."""
     out: list[str] = []
+    ids = tuple(citation_ids)  # a tuple stays itself; the cache below needs one
     if body:
         out.append(body + "\n\n")
-    if finding.evidence:
+    if evidence:
         out.append("**Data used**\n\n| Data | Value | Date | From |\n|---|---|---|---|\n")
-        out.extend(_evidence_rows(finding.evidence))
+        out.extend(_evidence_rows(evidence))
         out.append("\n")
-    if finding.missing:
+    if missing:
         out.append("**Looked for and not found**\n\n")
-        out.extend(f"- {m}\n" for m in md_texts(list(finding.missing)))
+        out.extend(f"- {m}\n" for m in md_texts(list(missing)))
         out.append("\n")
-    sources = [source_line(cid) for cid in dict.fromkeys(citation_ids)]
-    if sources:
-        out.append("**Sources**\n\n")
-        out.extend(f"{number}. {line}\n" for number, line in enumerate(sources, 1))
+    if ids:
+        out.append(sources_markdown(ids))
     return tidy("".join(out))
 
 
@@ -53,6 +58,14 @@ def _evidence_rows(evidence: tuple[Evidence, ...]) -> list[str]:
         where = resource_type + ("/" + resource_id if resource_id else "") + (f" ({origin})" if origin else "")
         rows.append(f"| {label} | {value} | {date} | {where} |\n")
     return rows
+
+
+@lru_cache(maxsize=1024)
+def sources_markdown(citation_ids: tuple[str, ...]) -> str:
+    """The numbered "Sources" list of these citations, each once (static data: built once per process
+    for each list the rules cite; unknown id: ValueError)."""
+    lines = [f"{number}. {source_line(cid)}\n" for number, cid in enumerate(dict.fromkeys(citation_ids), 1)]
+    return "**Sources**\n\n" + "".join(lines)
 
 
 @cache
