@@ -47,6 +47,8 @@ def _escaped(text: str) -> str:
 
 def md_text(value: Any) -> str:
     """A value as it reads in markdown, escaped: what ``{{ value }}`` renders (None is "", numbers as str())."""
+    if type(value) is str:  # most values: md_escape's own first branch, without the second call and str()
+        return value if _NEEDS_ESCAPE.search(value) is None else _escaped(value)
     return str(md_escape(value))
 
 
