@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache, lru_cache
 
-from cards.render import md_text, md_texts, tidy
+from cards.render import md_text, md_texts
 from service.clinical.findings import Evidence, Finding
 from service.knowledge import citations
 
@@ -30,33 +30,34 @@ def finding_markdown(finding: Finding, body: str, citation_ids: Iterable[str]) -
 
 def detail_markdown(body: str, evidence: tuple[Evidence, ...], missing: tuple[str, ...],
                     citation_ids: Iterable[str]) -> str:
-    """``body``, then the table of ``evidence``, the ``missing`` list and the numbered sources (each once)."""
-    out: list[str] = []
-    ids = tuple(citation_ids)  # a tuple stays itself; the cache below needs one
-    if body:
-        out.append(body + "\n\n")
+    """``body``, then the table of ``evidence``, the ``missing`` list and the numbered sources (each once).
+
+    ``body`` is tidy markdown (:func:`cards.render.tidy`: no blank line at either end, never two in a
+    row), as every topic text is; the sections below it are built tidy, so the whole text, the
+    largest string of a call, is not scanned again."""
+    sections = [body] if body else []
     if evidence:
-        out.append("**Data used**\n\n| Data | Value | Date | From |\n|---|---|---|---|\n")
-        out.extend(_evidence_rows(evidence))
-        out.append("\n")
+        sections.append("**Data used**\n\n| Data | Value | Date | From |\n|---|---|---|---|\n"
+                        + "\n".join(_evidence_rows(evidence)))
     if missing:
-        out.append("**Looked for and not found**\n\n")
-        out.extend(f"- {m}\n" for m in md_texts(list(missing)))
-        out.append("\n")
+        sections.append("**Looked for and not found**\n\n" + "\n".join(f"- {m}" for m in md_texts(list(missing))))
+    ids = tuple(citation_ids)  # a tuple stays itself; the cache below needs one
     if ids:
-        out.append(sources_markdown(ids))
-    return tidy("".join(out))
+        sections.append(sources_markdown(ids))
+    # Trailing white space of the last item or source was stripped with the rest when tidy ran over the whole.
+    return "\n\n".join(sections).rstrip()
 
 
 def _evidence_rows(evidence: tuple[Evidence, ...]) -> list[str]:
     """One table row per piece of evidence: label, value, date, and the resource it came from."""
     rows = []
     for e in evidence:
-        # A row's cells escaped together (one scan when none needs it); empty id and origin as "".
+        # A row's cells escaped together (one scan when none needs it; an ASCII row, the usual one, is
+        # scanned fastest: so the dash for no value or date is put in after); empty id and origin as "".
         label, value, date, resource_type, resource_id, origin = md_texts(
-            [e.label, e.value or _NONE, e.date or _NONE, e.resource_type, e.resource_id or "", e.origin or ""])
+            [e.label, e.value or "", e.date or "", e.resource_type, e.resource_id or "", e.origin or ""])
         where = resource_type + ("/" + resource_id if resource_id else "") + (f" ({origin})" if origin else "")
-        rows.append(f"| {label} | {value} | {date} | {where} |\n")
+        rows.append(f"| {label} | {value or _NONE} | {date or _NONE} | {where} |")
     return rows
 
 
@@ -64,8 +65,8 @@ def _evidence_rows(evidence: tuple[Evidence, ...]) -> list[str]:
 def sources_markdown(citation_ids: tuple[str, ...]) -> str:
     """The numbered "Sources" list of these citations, each once (static data: built once per process
     for each list the rules cite; unknown id: ValueError)."""
-    lines = [f"{number}. {source_line(cid)}\n" for number, cid in enumerate(dict.fromkeys(citation_ids), 1)]
-    return "**Sources**\n\n" + "".join(lines)
+    lines = [f"{number}. {source_line(cid)}" for number, cid in enumerate(dict.fromkeys(citation_ids), 1)]
+    return "**Sources**\n\n" + "\n".join(lines)
 
 
 @cache
