@@ -17,7 +17,7 @@ from cards import card_json
 from cards.builder import composer, override_reasons, rule_extension, source_for
 from cards.card_json import CardJson
 from cards.necessity import necessity_markdown
-from cards.shell import detail_markdown
+from cards.shell import detail_sections, detail_text, detail_utf8
 from cards.suggestions import CardContext
 from service.clinical.findings import Finding
 
@@ -48,8 +48,8 @@ def _monitoring(findings: list[Finding]) -> list[dict[str, str | None]]:
             for t in _SAFETY_TOPICS if t in status]
 
 
-def _document_reference(markdown: str, ctx: CardContext) -> dict[str, Any]:
-    """The assessment as a draft document; every element is set (the markdown is never empty)."""
+def _document_reference(markdown_utf8: bytes, ctx: CardContext) -> dict[str, Any]:
+    """The assessment (its UTF-8) as a draft document; every element is set (the markdown is never empty)."""
     doc: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "status": "current",
@@ -61,7 +61,7 @@ def _document_reference(markdown: str, ctx: CardContext) -> dict[str, Any]:
             "contentType": "text/markdown",
             "title": "Rituximab medical necessity assessment",
             # the same text as base64.b64encode, from a vectorised encoder: the stdlib's cost a tenth of the card stage
-            "data": pybase64.b64encode_as_string(markdown.encode("utf-8")),
+            "data": pybase64.b64encode_as_string(markdown_utf8),
         }}],
     }
     if ctx.today:
@@ -95,10 +95,12 @@ def medical_necessity_summary(findings: list[Finding], ctx: CardContext) -> tupl
     citations = tuple(dict.fromkeys(c for f in used for c in f.citations))
     group = documented.facts["display"]
     # Only the card reads this text, evidence and sources: no Finding of its own is built for them.
-    detail = detail_markdown(necessity_markdown(summary_facts), evidence, (), citations)
+    sections = detail_sections(necessity_markdown(summary_facts), evidence, (), citations)
+    detail = detail_text(sections)
     save = card_json.suggestion(
         "Save this assessment to the chart (for prior authorization)",
-        [card_json.create("Save the medical necessity assessment as a document", _document_reference(detail, ctx))],
+        [card_json.create("Save the medical necessity assessment as a document",
+                          _document_reference(detail_utf8(sections), ctx))],
         recommended=False,
     )
     card = card_json.card(

@@ -30,7 +30,14 @@ def finding_markdown(finding: Finding, body: str, citation_ids: Iterable[str]) -
 
 def detail_markdown(body: str, evidence: tuple[Evidence, ...], missing: tuple[str, ...],
                     citation_ids: Iterable[str]) -> str:
-    """``body``, then the table of ``evidence``, the ``missing`` list and the numbered sources (each once).
+    """``body``, then the table of ``evidence``, the ``missing`` list and the numbered sources (each once)."""
+    return detail_text(detail_sections(body, evidence, missing, citation_ids))
+
+
+def detail_sections(body: str, evidence: tuple[Evidence, ...], missing: tuple[str, ...],
+                    citation_ids: Iterable[str]) -> list[str]:
+    """The detail's sections in order (:func:`detail_text` joins them): ``body``, the evidence table, the
+    missing list, the sources.
 
     ``body`` is tidy markdown (:func:`cards.render.tidy`: no blank line at either end, never two in a
     row), as every topic text is; the sections below it are built tidy, so the whole text, the
@@ -44,8 +51,22 @@ def detail_markdown(body: str, evidence: tuple[Evidence, ...], missing: tuple[st
     ids = tuple(citation_ids)  # a tuple stays itself; the cache below needs one
     if ids:
         sections.append(sources_markdown(ids))
-    # Trailing white space of the last item or source was stripped with the rest when tidy ran over the whole.
-    return "\n\n".join(sections).rstrip()
+    if sections:
+        # Trailing white space of the last item or source went with the rest when tidy ran over the whole.
+        sections[-1] = sections[-1].rstrip()
+    return sections
+
+
+def detail_text(sections: list[str]) -> str:
+    """The detail: its sections, a blank line between them."""
+    return "\n\n".join(sections)
+
+
+def detail_utf8(sections: list[str]) -> bytes:
+    """``detail_text(sections).encode()``, a section at a time: an ASCII section (the topic text and the
+    sources, most of a detail) is copied, where the whole text, with the table's dashes, was encoded
+    character by character."""
+    return b"\n\n".join([section.encode() for section in sections])
 
 
 def _evidence_rows(evidence: tuple[Evidence, ...]) -> list[str]:

@@ -1,5 +1,6 @@
 """The card detail's shell (cards/shell.py), built tidy section by section, against the first version,
-which joined everything and tidied the whole text (blank-line runs folded, both ends stripped)."""
+which joined everything and tidied the whole text (blank-line runs folded, both ends stripped); and
+its UTF-8, encoded section by section, against the whole text's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cards.render import md_texts, tidy
-from cards.shell import _NONE, detail_markdown, source_line
+from cards.shell import _NONE, detail_markdown, detail_sections, detail_utf8, source_line
 from service.clinical.findings import Evidence
 from service.knowledge import citations
 
@@ -52,6 +53,8 @@ def test_detail_equals_the_first_version(body: str, evidence: tuple[Evidence, ..
                                          ids: list[str]) -> None:
     assert detail_markdown(body, evidence, missing, ids) == _first_version(body, evidence, missing, ids)
     assert detail_markdown(body, evidence, missing, iter(ids)) == _first_version(body, evidence, missing, ids)
+    sections = detail_sections(body, evidence, missing, ids)
+    assert detail_utf8(sections) == _first_version(body, evidence, missing, ids).encode("utf-8")
 
 
 def test_sources_are_numbered_once_each() -> None:
