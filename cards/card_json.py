@@ -64,16 +64,16 @@ class CardJson:
         return Card.model_validate(self.json)
 
 
-#: RFC 4122 version-4 layout: version nibble 4 (bits 76-79), variant 10 (bits 62-63)
-_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_SET = (0x4000 << 64) | (0x8000 << 48)
+#: RFC 4122 version 4, in hex: the 13th digit is the version (4); the 17th holds the variant (binary
+#: 10) in its top two bits, so a random digit d becomes 8 + d % 4
+_VARIANT_DIGIT = {f"{d:x}": f"{8 + d % 4:x}" for d in range(16)}
 
 
 def _new_uuid() -> str:
     """A random (version 4) UUID, as str(uuid.uuid4()) writes it and from the same source (os.urandom):
     built without the uuid.UUID object, whose checks and properties cost ten times the random bytes."""
-    h = f"{int.from_bytes(os.urandom(16)) & _CLEAR | _SET:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def card(

@@ -14,42 +14,42 @@ from typing import Any
 import pybase64
 
 from cards import card_json
-from cards.builder import (
-    composer,
-    finding_detail,
-    override_reasons,
-    rule_extension,
-    source_for,
-)
+from cards.builder import composer, override_reasons, rule_extension, source_for
 from cards.card_json import CardJson
 from cards.necessity import necessity_markdown
+from cards.shell import detail_sections, detail_text, detail_utf8
 from cards.suggestions import CardContext
 from service.clinical.findings import Finding
 
 _PARTS = ("indication.documented", "indication.prerequisites", "indication.continuation",
           "indication.product", "dosing.regimen")
+#: the summary of a group name too long for one under 140 characters
+_LONG_GROUP_SUMMARY = "Rituximab criteria met (medical necessity summary)"
 _SAFETY_TOPICS = ("hbv", "immunoglobulins", "tb", "hcv", "cbc", "vaccination", "hypersensitivity", "pregnancy",
                   "infection")
+
+#: severities, least urgent first
+_RANK = {"pass": 0, "info": 1, "warning": 2, "critical": 3}
+#: a safety topic's status line, by its worst finding's severity
+_STATUS_WORDS = {"pass": "done", "info": "advisory", "warning": "needs attention (see card)",
+                 "critical": "CRITICAL (see card)"}
 
 
 def _monitoring(findings: list[Finding]) -> list[dict[str, str | None]]:
     """Status of each safety topic from its findings (worst severity wins)."""
-    rank = {"pass": 0, "info": 1, "warning": 2, "critical": 3}
     status: dict[str, Finding] = {}
     for f in findings:
         if f.topic in _SAFETY_TOPICS and (f.topic not in status
-                                          or rank[f.severity] > rank[status[f.topic].severity]):
+                                          or _RANK[f.severity] > _RANK[status[f.topic].severity]):
             status[f.topic] = f
-    words = {"pass": "done", "info": "advisory", "warning": "needs attention (see card)",
-             "critical": "CRITICAL (see card)"}
     # Each line carries the date of the newest result it rests on: "done" from 2021 reads differently.
-    return [{"topic": t, "status": words[status[t].severity], "summary": status[t].summary,
+    return [{"topic": t, "status": _STATUS_WORDS[status[t].severity], "summary": status[t].summary,
              "date": max((e.date for e in status[t].evidence if e.date), default=None)}
             for t in _SAFETY_TOPICS if t in status]
 
 
-def _document_reference(markdown: str, ctx: CardContext) -> dict[str, Any]:
-    """The assessment as a draft document; every element is set (the markdown is never empty)."""
+def _document_reference(markdown_utf8: bytes, ctx: CardContext) -> dict[str, Any]:
+    """The assessment (its UTF-8) as a draft document; every element is set (the markdown is never empty)."""
     doc: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "status": "current",
@@ -61,7 +61,7 @@ def _document_reference(markdown: str, ctx: CardContext) -> dict[str, Any]:
             "contentType": "text/markdown",
             "title": "Rituximab medical necessity assessment",
             # the same text as base64.b64encode, from a vectorised encoder: the stdlib's cost a tenth of the card stage
-            "data": pybase64.b64encode_as_string(markdown.encode("utf-8")),
+            "data": pybase64.b64encode_as_string(markdown_utf8),
         }}],
     }
     if ctx.today:
@@ -94,19 +94,17 @@ def medical_necessity_summary(findings: list[Finding], ctx: CardContext) -> tupl
     evidence = tuple(dict.fromkeys(e for f in used for e in f.evidence))
     citations = tuple(dict.fromkeys(c for f in used for c in f.citations))
     group = documented.facts["display"]
-    summary = Finding(
-        rule_id="indication.summary", rule_version="1", topic="indication", severity="info",
-        summary=f"Rituximab criteria met for {documented.facts['display']}"[:139],
-        facts=summary_facts, evidence=evidence, citations=citations,
-    )
-    detail = finding_detail(summary, necessity_markdown(summary_facts))
+    # Only the card reads this text, evidence and sources: no Finding of its own is built for them.
+    sections = detail_sections(necessity_markdown(summary_facts), evidence, (), citations)
+    detail = detail_text(sections)
     save = card_json.suggestion(
         "Save this assessment to the chart (for prior authorization)",
-        [card_json.create("Save the medical necessity assessment as a document", _document_reference(detail, ctx))],
+        [card_json.create("Save the medical necessity assessment as a document",
+                          _document_reference(detail_utf8(sections), ctx))],
         recommended=False,
     )
     card = card_json.card(
-        summary=summary.summary if len(group) < 100 else "Rituximab criteria met (medical necessity summary)",
+        summary=f"Rituximab criteria met for {group}" if len(group) < 100 else _LONG_GROUP_SUMMARY,
         detail=detail,
         indicator="info",
         source=source_for("indication", citations),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.render import md_join, md_text, tidy
+from cards.render import md_join, md_text, md_texts, tidy
 
 Facts = dict[str, Any]
 
@@ -195,8 +195,11 @@ def _regimen(dose: Facts | None, dosing_warning: bool) -> str:
 def _safety_work_up(monitoring: list[dict[str, Any]]) -> str:
     if not monitoring:
         return ""
+    # Every line's values escaped together: one scan for them all when, as usual, none needs it.
+    values = md_texts([v for m in monitoring for v in (m["topic"], m["status"], m["summary"], m["date"] or "")])
     lines = []
-    for m in monitoring:
-        latest = f", latest {md_text(m['date'])}" if m["date"] else ""
-        lines.append(f"- {md_text(m['topic'])}: {md_text(m['status'])} ({md_text(m['summary'])}{latest})")
+    for start in range(0, len(values), 4):
+        topic, status, summary, date = values[start:start + 4]
+        latest = f", latest {date}" if date else ""
+        lines.append(f"- {topic}: {status} ({summary}{latest})")
     return "Safety work-up.**\n\n" + "\n".join(lines)

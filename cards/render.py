@@ -25,6 +25,11 @@ _ESCAPES = str.maketrans({**{c: "\\" + c for c in _MD_SPECIAL}, **{c: " " for c 
 #: any character _ESCAPES changes: most values (dates, ids, names) have none, and one regex scan
 #: is cheaper than str.translate's per-character table lookups
 _NEEDS_ESCAPE = re.compile("[" + re.escape(_MD_SPECIAL + _LINE_BREAKS) + "]")
+#: the same test for an ASCII string (str.isascii() is a flag, read at once): no character of the set
+#: above U+007F can be in one, and a set of characters below U+0100 compiles to a 256-bit map,
+#: tested in a few instructions a character (the full set's two-level map cost twice that).  Each
+#: scan below picks its set inline: a helper function call would cost more than most scans.
+_ASCII_NEEDS_ESCAPE = re.compile("[" + re.escape(_MD_SPECIAL + _LINE_BREAKS[:4]) + "]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -37,7 +42,8 @@ def md_escape(value: Any) -> Any:
             return value
         # Anything else is text once rendered: a list or object from a broken feed must not slip through unescaped.
         value = str(value)
-    return value if _NEEDS_ESCAPE.search(value) is None else _escaped(value)
+    scan = _ASCII_NEEDS_ESCAPE if value.isascii() else _NEEDS_ESCAPE  # see _ASCII_NEEDS_ESCAPE
+    return value if scan.search(value) is None else _escaped(value)
 
 
 def _escaped(text: str) -> str:
@@ -47,6 +53,9 @@ def _escaped(text: str) -> str:
 
 def md_text(value: Any) -> str:
     """A value as it reads in markdown, escaped: what ``{{ value }}`` renders (None is "", numbers as str())."""
+    if type(value) is str:  # most values: md_escape's own first branch, without the second call and str()
+        scan = _ASCII_NEEDS_ESCAPE if value.isascii() else _NEEDS_ESCAPE  # see _ASCII_NEEDS_ESCAPE
+        return value if scan.search(value) is None else _escaped(value)
     return str(md_escape(value))
 
 
@@ -56,10 +65,12 @@ def md_texts(values: list[Any]) -> list[Any]:
     but text among them (None, a number, a list from a broken feed) goes through md_text.  For values
     from the EHR and the knowledge data, never Markup (which md_text would pass through unescaped)."""
     try:
-        if _NEEDS_ESCAPE.search("".join(values)) is None:
-            return values
+        text = "".join(values)
     except TypeError:
         return [md_text(v) for v in values]
+    scan = _ASCII_NEEDS_ESCAPE if text.isascii() else _NEEDS_ESCAPE  # see _ASCII_NEEDS_ESCAPE
+    if scan.search(text) is None:
+        return values
     return [md_escape(v) for v in values]  # all text here: the join took them
 
 

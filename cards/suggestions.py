@@ -11,8 +11,7 @@ them, and each order must then exist once); alternatives over the same tests
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cards.card_json import Json, create, suggestion
 from cards.model import _prune
@@ -27,9 +26,11 @@ REFERRAL_CODE = {"system": SNOMED, "code": "3457005", "display": "Patient referr
 _ROUTES = {"oral": {"system": SNOMED, "code": "26643006", "display": "Oral route"}}
 
 
-@dataclass(frozen=True)
-class CardContext:
-    """What a card needs from the hook call besides the findings."""
+class CardContext(NamedTuple):
+    """What a card needs from the hook call besides the findings.
+
+    Immutable; a named tuple rather than a frozen dataclass, which sets each field through
+    object.__setattr__ (built on every call, for a few attribute reads)."""
 
     patient_id: str
     user_id: str | None = None

@@ -80,3 +80,14 @@ def test_attribute_lookup_shortcut_reads_what_jinja_reads() -> None:
     values = {"d": {"state": "a*b", "items": 1, "x": 2}, "o": 3}
     assert environment().from_string(source).render(**values) == plain.from_string(source).render(**values)
     assert environment().from_string(source).render(**values) == "a\\*b True 2 False 3"
+
+
+def test_the_ascii_scan_finds_what_the_full_scan_finds_in_ascii_text() -> None:
+    """An ASCII string is scanned with the smaller character set: it must flag exactly the same
+    characters (every line break and metacharacter below U+0080, nothing else)."""
+    from cards.render import _ASCII_NEEDS_ESCAPE, _NEEDS_ESCAPE
+
+    for code in range(128):
+        char = chr(code)
+        assert bool(_ASCII_NEEDS_ESCAPE.search(char)) == bool(_NEEDS_ESCAPE.search(char)), repr(char)
+    assert _NEEDS_ESCAPE.search("\u2028") and not "\u2028".isascii()  # the full set keeps what ASCII cannot hold

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cards import CardJson
 from cards.builder import finding_card, override_reasons
@@ -103,3 +105,16 @@ def test_card_and_suggestion_uuids_are_random_rfc4122_version_4() -> None:
     fixed = {76, 77, 78, 79, 62, 63}
     for i in set(range(128)) - fixed:
         assert 0 < sum((n >> i) & 1 for n in bits) < len(bits), i
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=16, max_size=16))
+def test_uuid_text_is_uuid4s_for_the_same_random_bytes(random_bytes: bytes) -> None:
+    """The UUID built from hex digits equals what uuid.uuid4() makes of the same 16 random bytes."""
+    from unittest import mock
+    from uuid import UUID
+
+    from cards import card_json
+
+    with mock.patch.object(card_json.os, "urandom", lambda n: random_bytes):
+        assert card_json._new_uuid() == str(UUID(bytes=random_bytes, version=4))
