@@ -66,9 +66,11 @@ def parse_datetime(value: Any) -> datetime | None:
     m = _DATE_RE.match(text)
     if not m:
         return None
-    if m.start(3) == -1:  # "2024" or "2024-03": no day, so no time either
+    if m.start(4) == -1:  # "2024", "2024-03" or a padded "2024-03-05": no time
+        # Written out in full: fromisoformat reads "2024-03-05+00:00" as a naive datetime (the offset
+        # dropped), which astimezone() would then take as the server's local time.
         try:
-            return datetime.fromisoformat(f"{m.group(1)}-{m.group(2) or '01'}-01T00:00:00+00:00")
+            return datetime.fromisoformat(f"{m.group(1)}-{m.group(2) or '01'}-{m.group(3) or '01'}T00:00:00+00:00")
         except ValueError:
             return None
     offset = m.group(7)

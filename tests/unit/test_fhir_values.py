@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from service.clinical.fhir_values import (
@@ -176,6 +176,7 @@ _FAST_SHAPES = _shaped(
 
 @settings(max_examples=3000)
 @given(_FHIR_DATES | _FAST_SHAPES | st.text(max_size=30) | st.none() | st.integers())
+@example(" 0001-01-01 ")  # a padded date of year 1: once read as local time, then moved to year 0
 def test_parse_datetime_answers_like_building_from_the_groups(value):
     # The fast readings (fromisoformat on the checked text, the two common shapes without the pattern)
     # must agree with the field-by-field one, including which texts they refuse, and answer in UTC.
@@ -199,3 +200,17 @@ _STATUS_CONCEPT = st.fixed_dictionaries({}, optional={"coding": st.lists(_STATUS
 def test_codes_of_reads_the_codes_codings_reads(concept):
     # Status checks read only the codes (no systems, no displays): the same codes, in the same order.
     assert codes_of(concept) == [code for _, code, _ in codings(concept)]
+
+
+def test_a_padded_date_is_midnight_utc_whatever_the_servers_time_zone(monkeypatch):
+    # A date that misses the fast path (padded) must not be read in the server's local time zone.
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert parse_datetime(" 2024-03-05 ") == datetime(2024, 3, 5, tzinfo=UTC)
+        assert parse_datetime(" 2024-03 ") == datetime(2024, 3, 1, tzinfo=UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
