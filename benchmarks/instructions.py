@@ -1,9 +1,13 @@
 """Instructions per in-process call, counted by valgrind's callgrind (stable on a noisy machine).
 
 ``python -m benchmarks.instructions [--calls N]`` runs each seed workload's
-handle_hook N times under callgrind after a warm-up, and once with the
-warm-up only; the difference divided by N is the cost of one call: parse the
-raw body, the rules, the cards, the JSON answer (no HTTP server, no audit).
+handle_hook N times under callgrind after a warm-up, counting only inside the
+counted loop (callgrind collects inside ``functools.reduce``, which nothing in
+service/ or cards/ calls), after ``gc.collect(); gc.freeze()``; the count
+divided by N is the cost of one call: parse the raw body, the rules, the cards,
+the JSON answer (no HTTP server, no audit).  One valgrind run per workload:
+the third session's "(warm-up + calls) minus warm-up alone" took two runs and
+its difference drifted by up to 0.6 M on seed A between runs of the same code.
 Needs the ``valgrind`` Debian package.  Takes a minute or two per workload.
 ``--heavy`` adds the heavy chart (about 2,000 Observations in the prefetch; fewer
 calls, each is slow under valgrind).  Each call parses the raw body afresh, so the
@@ -26,7 +30,7 @@ WORKLOADS = ("seed-a order-sign", "seed-b order-sign")
 HEAVY = "heavy order-sign"
 
 _CHILD = """
-import logging, sys
+import functools, gc, logging, sys
 from benchmarks.run import inprocess_app
 from benchmarks.workloads import build_workloads
 from service.hooks.invoke import handle_hook
@@ -44,11 +48,13 @@ logging.disable(logging.INFO)
 served = sys.argv[3:] == ["served"]  # as the endpoint calls it: depth limit, the course-review link
 kwargs = {"app_launch_url": "http://127.0.0.1:8000/app/launch"} if served else {}
 read = (lambda: loads(raw, max_depth=64)) if served else (lambda: loads(raw))
+def call(_: object, __: object) -> None:
+    dumps(handle_hook(service, read(), runtime, **kwargs).body)
 for _ in range(3):
-    handle_hook(service, read(), runtime, **kwargs)
-for _ in range(int(sys.argv[2])):
-    out = handle_hook(service, read(), runtime, **kwargs)
-    dumps(out.body)
+    call(None, None)
+gc.collect()
+gc.freeze()  # the start-up heap is not walked by a collection inside the counted loop
+functools.reduce(call, range(int(sys.argv[2])), None)  # the only code callgrind counts
 """
 
 
@@ -58,7 +64,7 @@ def callgrind(command: list[str], options: tuple[str, ...] = ()) -> int:
         out = Path(tmp) / "callgrind.out"
         subprocess.run(["valgrind", "--tool=callgrind", *options, f"--callgrind-out-file={out}", sys.executable,
                         *command], cwd=ROOT, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-        match = re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE)
+        match = re.search(r"^(?:summary|totals):\s+(\d+)", out.read_text(), re.MULTILINE)
         if not match:
             raise RuntimeError("no callgrind summary")
         return int(match.group(1))
@@ -72,13 +78,14 @@ def print_rows(heading: str, rows: dict[str, int]) -> None:
     print(json.dumps(rows))
 
 
-def _instructions(workload: str, calls: int, served: bool = False) -> int:
-    return callgrind(["-c", _CHILD, workload, str(calls), *(["served"] if served else [])])
+#: callgrind counts only while the child is inside functools.reduce (the counted loop)
+_COUNT_LOOP_ONLY = ("--collect-atstart=no", "--toggle-collect=functools_reduce")
 
 
 def per_call(workload: str, calls: int, served: bool = False) -> int:
-    """Instructions of one call: (warm-up + calls) minus warm-up alone, over calls."""
-    return (_instructions(workload, calls, served) - _instructions(workload, 0, served)) // calls
+    """Instructions of one call: the counted loop's instructions over its calls."""
+    command = ["-c", _CHILD, workload, str(calls), *(["served"] if served else [])]
+    return callgrind(command, _COUNT_LOOP_ONLY) // calls
 
 
 def main(argv: list[str] | None = None) -> int:
