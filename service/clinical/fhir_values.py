@@ -122,25 +122,13 @@ def codings(concept: Any) -> list[tuple[str, str, str]]:
     The hottest function of an evaluation (a heavy chart has thousands of
     coded resources), hence exact type checks and no generator.
     """
-    out: list[tuple[str, str, str]] = []
-    for c in _coded(concept):
-        system = c.get("system") or ""
-        display = c.get("display") or ""
-        out.append((system if type(system) is str else str(system), c["code"],
-                    display if type(display) is str else str(display)))
-    return out
-
-
-def _coded(concept: Any) -> list[dict[str, Any]]:
-    """Every Coding (a dict with a string ``code``) of one or more CodeableConcepts, in order;
-    one object or a list where FHIR says list, anything else skipped."""
     if type(concept) is dict:
         concepts: Any = (concept,)
     elif type(concept) is list:
         concepts = concept
     else:
         return []
-    out: list[dict[str, Any]] = []
+    out: list[tuple[str, str, str]] = []
     for cc in concepts:
         if type(cc) is not dict:
             continue
@@ -150,8 +138,13 @@ def _coded(concept: Any) -> list[dict[str, Any]]:
         elif type(coding) is not list:
             continue
         for c in coding:
-            if type(c) is dict and type(c.get("code")) is str:
-                out.append(c)
+            if type(c) is dict:
+                code = c.get("code")
+                if type(code) is str:
+                    system = c.get("system") or ""
+                    display = c.get("display") or ""
+                    out.append((system if type(system) is str else str(system), code,
+                                display if type(display) is str else str(display)))
     return out
 
 
@@ -205,8 +198,32 @@ def has_code(concept: Any, system: str, codes: Iterable[str]) -> tuple[str, str]
 
 def codes_of(concept: Any) -> list[str]:
     """The code of every Coding in one or more CodeableConcepts: codings() without the systems and
-    displays, for status concepts (a heavy chart's hundred Conditions each have two)."""
-    return [c["code"] for c in _coded(concept)]
+    displays, for status concepts (a heavy chart's hundred Conditions each have two).
+
+    The walk is codings()'s, written out again on purpose: one shared walk returning the Coding
+    dicts cost 0.068 M instructions per seed call (1.3%, callgrind, both trees in the same
+    minutes), and a property test holds the two readings together (tests/unit/test_fhir_values.py)."""
+    if type(concept) is dict:
+        concepts: Any = (concept,)
+    elif type(concept) is list:
+        concepts = concept
+    else:
+        return []
+    out: list[str] = []
+    for cc in concepts:
+        if type(cc) is not dict:
+            continue
+        coding = cc.get("coding")
+        if type(coding) is dict:
+            coding = (coding,)
+        elif type(coding) is not list:
+            continue
+        for c in coding:
+            if type(c) is dict:
+                code = c.get("code")
+                if type(code) is str:
+                    out.append(code)
+    return out
 
 
 _WITHDRAWN = frozenset(("entered-in-error", "refuted"))
