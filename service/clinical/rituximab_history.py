@@ -62,8 +62,9 @@ def _dose_mg(resource: Resource) -> float | None:
     return mg if mg is not None and math.isfinite(mg) else None
 
 
-def prior_doses(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()) -> list[Dose]:
-    """Rituximab doses before now, oldest first (administrations preferred)."""
+def prior_doses(record: PatientRecord) -> list[Dose]:
+    """Rituximab doses before now, oldest first (administrations preferred); kept with the record
+    (do not change the list)."""
 
     def build() -> list[Dose]:
         def collect(found: list[RituximabUse]) -> list[Dose]:
@@ -82,8 +83,7 @@ def prior_doses(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()
         doses = collect(index.rituximab_given) or collect(index.rituximab_listed)
         return sorted(doses, key=attrgetter("when"))
 
-    doses = record.memo("rituximab_doses", build)
-    return [d for d in doses if d.resource_id not in exclude_ids] if exclude_ids else doses
+    return record.memo("rituximab_doses", build)
 
 
 def _order_id(order: OrderUnderReview) -> str | None:
@@ -129,10 +129,5 @@ def courses(doses: list[Dose]) -> list[Course]:
     if current:
         result.append(Course(current[0].when, tuple(current)))
     return result
-
-
-def last_course(record: PatientRecord, exclude_ids: frozenset[str] = frozenset()) -> Course | None:
-    found = courses(prior_doses(record, exclude_ids))
-    return found[-1] if found else None
 
 
